@@ -1,0 +1,133 @@
+/*
+ * engine.c -- the multi-tensor driver: plans (tensors cut into spans, spans
+ * packed into chunks) and one parallel loop over the chunks of all tensors.
+ *
+ * Threading policy:
+ *   - one OpenMP region per call, whatever the number of tensors;
+ *   - chunks are handed out dynamically (a descheduled thread on a shared
+ *     machine does not hold the others back at a static partition);
+ *   - work under fo_serial_threshold() elements, or n_threads <= 1, runs on
+ *     the calling thread and never enters OpenMP (no fork/join cost, and no
+ *     libgomp pool is created in processes that only take small steps).
+ * The spans are fixed by the plan, so results are independent of threads.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "fastopt.h"
+#include "omp_shim.h"
+
+#if defined(__x86_64__) || defined(_M_X64) || defined(__i386__)
+#include <xmmintrin.h>
+#define FO_HAVE_MXCSR 1
+#define FO_MXCSR_FTZ_DAZ 0x8040u
+#else
+#define FO_HAVE_MXCSR 0
+#endif
+
+static int64_t serial_threshold = 131072;
+
+int64_t fo_serial_threshold(void) { return serial_threshold; }
+void fo_set_serial_threshold(int64_t n) { serial_threshold = n < 0 ? 0 : n; }
+
+int fo_openmp_enabled(void) { return FO_HAVE_OPENMP; }
+int fo_omp_max_threads(void) { return omp_get_max_threads(); }
+
+void fo_plan_free(fo_plan *plan)
+{
+    free(plan->spans);
+    free(plan->chunk_first);
+    memset(plan, 0, sizeof(*plan));
+}
+
+int fo_plan_init(fo_plan *plan, const int64_t *sizes, int64_t n_tensors, int64_t block)
+{
+    int64_t n_spans = 0, total = 0;
+    memset(plan, 0, sizeof(*plan));
+    if (block <= 0) block = FO_BLOCK;
+    for (int64_t t = 0; t < n_tensors; t++) {
+        n_spans += (sizes[t] + block - 1) / block;
+        total += sizes[t];
+    }
+    /* n_spans + 1 chunk bounds at most; allocate at least one element each. */
+    plan->spans = (fo_span *)malloc(sizeof(fo_span) * (size_t)(n_spans > 0 ? n_spans : 1));
+    plan->chunk_first = (int64_t *)malloc(sizeof(int64_t) * (size_t)(n_spans + 1));
+    if (plan->spans == NULL || plan->chunk_first == NULL) {
+        fo_plan_free(plan);
+        return -1;
+    }
+    int64_t s = 0, c = 0, in_chunk = 0;
+    for (int64_t t = 0; t < n_tensors; t++) {
+        for (int64_t off = 0; off < sizes[t]; off += block) {
+            int64_t n = sizes[t] - off < block ? sizes[t] - off : block;
+            if (in_chunk == 0) plan->chunk_first[c++] = s;
+            plan->spans[s].tensor = t;
+            plan->spans[s].offset = off;
+            plan->spans[s].n = n;
+            s++;
+            in_chunk += n;
+            if (in_chunk >= block) in_chunk = 0; /* chunk full: next span opens one */
+        }
+    }
+    plan->chunk_first[c] = s;
+    plan->n_tensors = n_tensors;
+    plan->n_spans = n_spans;
+    plan->n_chunks = c;
+    plan->total = total;
+    return 0;
+}
+
+/* Run the spans of chunk c. */
+static inline void run_chunk(const fo_plan *plan, int64_t c, fo_kernel_fn fn, const fo_hyper *h,
+                             char *const *base, int n_slots, int elsize, double *out)
+{
+    char *ptr[FO_MAX_SLOTS];
+    const int64_t nt = plan->n_tensors;
+    for (int64_t s = plan->chunk_first[c]; s < plan->chunk_first[c + 1]; s++) {
+        const fo_span *sp = &plan->spans[s];
+        const int64_t byte_off = sp->offset * (int64_t)elsize;
+        for (int k = 0; k < n_slots; k++) {
+            char *b = base[(int64_t)k * nt + sp->tensor];
+            ptr[k] = b ? b + byte_off : NULL;
+        }
+        fn(h, ptr, sp, out ? out + s * FO_OUT_WIDTH : NULL);
+    }
+}
+
+void fo_run(const fo_plan *plan, fo_kernel_fn fn, const fo_hyper *h, char *const *base, int n_slots,
+            int elsize, int n_threads, double *out, int ftz)
+{
+    const int64_t n_chunks = plan->n_chunks;
+    if (n_chunks == 0) return;
+    int nt = FO_HAVE_OPENMP ? n_threads : 1;
+    if (plan->total < serial_threshold) nt = 1;
+    if (nt > n_chunks) nt = (int)n_chunks;
+
+#if FO_HAVE_MXCSR
+    const unsigned int csr_caller = _mm_getcsr();
+#endif
+    if (nt <= 1) {
+#if FO_HAVE_MXCSR
+        if (ftz) _mm_setcsr(csr_caller | FO_MXCSR_FTZ_DAZ);
+#endif
+        for (int64_t c = 0; c < n_chunks; c++) run_chunk(plan, c, fn, h, base, n_slots, elsize, out);
+#if FO_HAVE_MXCSR
+        if (ftz) _mm_setcsr(csr_caller);
+#endif
+        return;
+    }
+#if FO_HAVE_OPENMP
+#pragma omp parallel num_threads(nt)
+    {
+#if FO_HAVE_MXCSR
+        const unsigned int csr = _mm_getcsr();
+        if (ftz) _mm_setcsr(csr | FO_MXCSR_FTZ_DAZ);
+#endif
+#pragma omp for schedule(dynamic, 1)
+        for (int64_t c = 0; c < n_chunks; c++) run_chunk(plan, c, fn, h, base, n_slots, elsize, out);
+#if FO_HAVE_MXCSR
+        if (ftz) _mm_setcsr(csr);
+#endif
+    }
+#endif
+}

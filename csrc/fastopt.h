@@ -1,0 +1,124 @@
+/*
+ * fastopt.h -- the C interface of the fastopt engine.
+ *
+ * Layers (see docs/architecture.md):
+ *   Python optimizer class  -> fastopt/_engine.pyx (Cython binding: checks, pointer tables)
+ *   -> fo_run() in engine.c (multi-tensor driver: blocks, threads)
+ *   -> a rule kernel from kernels/<rule>.h (math + SIMD, one element range at a time).
+ *
+ * The C side trusts its inputs: every array, count and scalar is checked by the binding.
+ */
+#ifndef FASTOPT_H
+#define FASTOPT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- dtypes ----------------------------------------------------------- */
+enum { FO_F32 = 0, FO_F64 = 1, FO_N_DTYPES = 2 };
+
+/* ---- instruction-set levels (runtime dispatch, see cpu.c) -------------- */
+enum {
+    FO_ISA_SCALAR = 0,   /* no vectorization at all: the reference path        */
+    FO_ISA_BASELINE = 1, /* what the build targets (SSE2 on x86-64), vectorized */
+    FO_ISA_AVX2 = 2,     /* AVX2 + FMA instructions enabled per function        */
+    FO_ISA_AVX512 = 3,   /* AVX-512 F/VL/BW/DQ, 512-bit vectors                 */
+    FO_N_ISAS = 4
+};
+
+/* ---- rules ------------------------------------------------------------ */
+#define FO_RULE(name) FO_RULE_##name,
+enum {
+#include "rules.def"
+    FO_N_RULES
+};
+#undef FO_RULE
+
+/* ---- per-call scalars --------------------------------------------------
+ * Every kernel receives the same struct: per-step scalars computed once per
+ * step in double (bias corrections etc.), a flag word that selects the
+ * specialised inner loop, and an optional per-tensor scalar table (used by
+ * rules whose update depends on a per-tensor quantity, e.g. a trust ratio).
+ * The meaning of s[] and flags for each rule is documented in its header.   */
+#define FO_MAX_SCALARS 16
+typedef struct {
+    double s[FO_MAX_SCALARS];
+    int64_t flags;
+    const double *per_tensor; /* n_tensors * per_tensor_width, or NULL */
+    int64_t per_tensor_width;
+} fo_hyper;
+
+/* One contiguous piece of one tensor: elements [offset, offset + n). */
+typedef struct {
+    int64_t tensor;
+    int64_t offset;
+    int64_t n;
+} fo_span;
+
+/* A kernel updates one span. `ptr[k]` is slot k's pointer already advanced to
+ * the span's first element (NULL for an absent optional slot). `out`, when
+ * the rule reduces, points at this span's FO_OUT_WIDTH doubles.              */
+typedef void (*fo_kernel_fn)(const fo_hyper *h, char *const *ptr, const fo_span *sp, double *out);
+
+/* ---- the plan ----------------------------------------------------------
+ * Built once per list of tensors (a param group's params of one dtype):
+ * every tensor is cut into spans of at most FO_BLOCK elements, and
+ * consecutive spans are packed into chunks of about FO_BLOCK elements, so a
+ * huge tensor yields many chunks and a thousand tiny ones share a few.
+ * Threads take whole chunks dynamically; a span never straddles tensors.   */
+#define FO_BLOCK 16384 /* elements: 64 KiB of float32, 128 KiB of float64 (whole cache lines) */
+#define FO_MAX_SLOTS 8
+#define FO_OUT_WIDTH 4 /* doubles a reducing kernel may write per span */
+
+typedef struct {
+    int64_t n_tensors;
+    int64_t n_spans;
+    int64_t n_chunks;
+    int64_t total;        /* elements over all tensors */
+    fo_span *spans;       /* n_spans                     */
+    int64_t *chunk_first; /* n_chunks + 1, indices into spans */
+} fo_plan;
+
+/* Returns 0, or -1 when out of memory (plan left empty). */
+int fo_plan_init(fo_plan *plan, const int64_t *sizes, int64_t n_tensors, int64_t block);
+void fo_plan_free(fo_plan *plan);
+
+/* Run `fn` over every span of `plan`.
+ *   base:      n_slots * n_tensors pointers, slot-major (base[k * n_tensors + t]);
+ *              NULL entries stay NULL.
+ *   elsize:    bytes per element (all slots share the dtype).
+ *   n_threads: threads to use; <= 1, or a workload below the serial threshold,
+ *              never enters an OpenMP region.
+ *   out:       n_spans * FO_OUT_WIDTH doubles for reducing kernels, else NULL.
+ *   ftz:       1 sets flush-to-zero/denormals-are-zero on each worker thread for
+ *              the duration of the call and restores the previous mode.
+ * Results never depend on n_threads: spans are fixed by the plan.           */
+void fo_run(const fo_plan *plan, fo_kernel_fn fn, const fo_hyper *h, char *const *base, int n_slots,
+            int elsize, int n_threads, double *out, int ftz);
+
+/* Workloads with fewer elements than this run on the calling thread. */
+int64_t fo_serial_threshold(void);
+void fo_set_serial_threshold(int64_t n);
+
+/* ---- kernels and ISA dispatch (registry.c, cpu.c) --------------------- */
+/* NULL when the rule has no kernel for that dtype/ISA in this build. */
+fo_kernel_fn fo_kernel(int rule, int dtype, int isa);
+const char *fo_rule_name(int rule);
+
+int fo_isa_compiled(int isa);  /* 1 if this build contains kernels for the level */
+int fo_isa_supported(int isa); /* 1 if this CPU and OS can run them (CPUID + XGETBV) */
+int fo_isa_best(void);         /* highest level both compiled and supported */
+const char *fo_isa_name(int isa);
+
+/* ---- threads (engine.c) ----------------------------------------------- */
+int fo_openmp_enabled(void);
+int fo_omp_max_threads(void); /* omp_get_max_threads(), or 1 in a serial build */
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* FASTOPT_H */

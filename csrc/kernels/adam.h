@@ -1,0 +1,62 @@
+/*
+ * kernels/adam.h -- Adam (Kingma & Ba 2015) with AMSGrad (Reddi et al. 2018),
+ * L2 weight decay (Adam) or decoupled weight decay (AdamW, Loshchilov &
+ * Hutter 2019), maximize; torch.optim.Adam/AdamW semantics and op order.
+ *
+ *   g  = sign * g                               sign = -1 when maximize
+ *   p  = p * decay                              decay = 1 - lr*wd (AdamW), else 1
+ *   g  = g + wd * p                             if L2 (Adam's weight_decay)
+ *   m  = m + w1 * (g - m)       (w1 < 0.5)      torch's lerp(m, g, w1), w1 = 1 - beta1
+ *   m  = g - (g - m) * (1 - w1) (w1 >= 0.5)
+ *   v  = v * beta2 + ((1 - beta2) * g) * g
+ *   vm = max(vm, v)                             AMSGrad; vm replaces v below
+ *   p  = p + (neg_step * m) / (sqrt(v) / bc2_sqrt + eps)
+ * with bc1 = 1 - beta1^t, bc2_sqrt = sqrt(1 - beta2^t), neg_step = -lr / bc1,
+ * all computed in double once per step by the Python class.
+ *
+ * Slots:   0 p (rw), 1 g (r), 2 m (rw), 3 v (rw), 4 vmax (rw; NULL unless AMSGrad)
+ * Scalars: s[0] sign, s[1] wd (L2), s[2] decay, s[3] w1, s[4] beta2, s[5] 1-beta2,
+ *          s[6] bc2_sqrt, s[7] eps, s[8] neg_step
+ * Flags:   bit0 AMSGrad, bit1 L2, bit2 w1 >= 0.5
+ * Bytes per element moved: 7·sizeof(T) (read p g m v, write p m v); 9·sizeof(T) with AMSGrad.
+ */
+FO_INLINE void FO_FN(adam_loop)(const fo_hyper *h, char *const *ptr, const int64_t n, const int ams,
+                                const int l2, const int lerp_hi)
+{
+    T *FO_RESTRICT p = (T *)ptr[0];
+    const T *FO_RESTRICT g = (const T *)ptr[1];
+    T *FO_RESTRICT m = (T *)ptr[2];
+    T *FO_RESTRICT v = (T *)ptr[3];
+    T *FO_RESTRICT vm = (T *)ptr[4];
+    const T sign = (T)h->s[0], wd = (T)h->s[1], decay = (T)h->s[2], w1 = (T)h->s[3];
+    const T b2 = (T)h->s[4], omb2 = (T)h->s[5], bc2s = (T)h->s[6], eps = (T)h->s[7];
+    const T neg_step = (T)h->s[8], omw1 = (T)1 - w1;
+    for (int64_t i = 0; i < n; i++) {
+        T gi = sign * g[i];
+        T pi = p[i] * decay;
+        if (l2) gi = gi + wd * pi;
+        const T mi = lerp_hi ? gi - (gi - m[i]) * omw1 : m[i] + w1 * (gi - m[i]);
+        T vi = v[i] * b2 + (omb2 * gi) * gi;
+        m[i] = mi;
+        v[i] = vi;
+        if (ams) {
+            vi = vm[i] > vi ? vm[i] : vi;
+            vm[i] = vi;
+        }
+        const T denom = FO_T_SQRT(vi) / bc2s + eps;
+        p[i] = pi + (neg_step * mi) / denom;
+    }
+}
+
+void FO_FN(fo_k_adam)(const fo_hyper *h, char *const *ptr, const fo_span *sp, double *out)
+{
+    (void)out;
+    const int64_t n = sp->n;
+#define FO_ADAM_CASE(f) \
+    case f: FO_FN(adam_loop)(h, ptr, n, (f) & 1, ((f) >> 1) & 1, ((f) >> 2) & 1); break;
+    switch (h->flags & 7) {
+        FO_ADAM_CASE(0) FO_ADAM_CASE(1) FO_ADAM_CASE(2) FO_ADAM_CASE(3)
+        FO_ADAM_CASE(4) FO_ADAM_CASE(5) FO_ADAM_CASE(6) FO_ADAM_CASE(7)
+    }
+#undef FO_ADAM_CASE
+}

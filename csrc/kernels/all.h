@@ -1,0 +1,4 @@
+/* kernels/all.h -- one #include per rule (same order as ../rules.def). */
+#include "sgd.h"
+#include "adam.h"
+#include "stream.h"

@@ -1,0 +1,22 @@
+/*
+ * kernels/instantiate.h -- emit every rule for float and double under the
+ * current ISA. The including file defines FO_ISA_SUFFIX (scalar, baseline,
+ * avx2, avx512) and sets the matching target pragma first.
+ */
+#include "common.h"
+
+#define T float
+#define FO_T_SQRT FO_SQRTF
+#define FO_FN(name) FO_CAT(FO_CAT(name, _f32_), FO_ISA_SUFFIX)
+#include "all.h"
+#undef FO_FN
+#undef FO_T_SQRT
+#undef T
+
+#define T double
+#define FO_T_SQRT FO_SQRT
+#define FO_FN(name) FO_CAT(FO_CAT(name, _f64_), FO_ISA_SUFFIX)
+#include "all.h"
+#undef FO_FN
+#undef FO_T_SQRT
+#undef T

@@ -1,0 +1,64 @@
+/*
+ * kernels/stream.h -- STREAM-like bandwidth probes run through the same
+ * driver, plan and threads as the optimizer kernels.
+ *
+ * stream_triad: a = b + q * c (STREAM's triad; slots 0 a (w), 1 b, 2 c).
+ *   Counted as 3·sizeof(T) per element: the write-allocate read of `a` is
+ *   hidden, which is why triad understates what in-place kernels can reach.
+ *
+ * stream_inplace: the access pattern of an in-place optimizer step with
+ *   trivial arithmetic. Reads slots 0..k-1, writes slots 0..j-1 in place:
+ *     t = x0 + x1 + ... + x(k-1);   xw = q * t   for w < j
+ *   with q = 1/k so values stay bounded. Counted as (k + j)·sizeof(T).
+ *   Flags: k | (j << 4), 1 <= j < k <= 6.  Scalars: s[0] q.
+ */
+FO_INLINE void FO_FN(inplace_loop)(const fo_hyper *h, char *const *ptr, const int64_t n, const int k,
+                                   const int j)
+{
+    T *FO_RESTRICT x0 = (T *)ptr[0];
+    T *FO_RESTRICT x1 = (T *)ptr[1];
+    T *FO_RESTRICT x2 = (T *)ptr[2];
+    T *FO_RESTRICT x3 = (T *)ptr[3];
+    T *FO_RESTRICT x4 = (T *)ptr[4];
+    T *FO_RESTRICT x5 = (T *)ptr[5];
+    const T q = (T)h->s[0];
+    for (int64_t i = 0; i < n; i++) {
+        T t = x0[i] + x1[i];
+        if (k > 2) t += x2[i];
+        if (k > 3) t += x3[i];
+        if (k > 4) t += x4[i];
+        if (k > 5) t += x5[i];
+        t = q * t;
+        x0[i] = t;
+        if (j > 1) x1[i] = t;
+        if (j > 2) x2[i] = t;
+        if (j > 3) x3[i] = t;
+        if (j > 4) x4[i] = t;
+    }
+}
+
+void FO_FN(fo_k_stream_inplace)(const fo_hyper *h, char *const *ptr, const fo_span *sp, double *out)
+{
+    (void)out;
+    const int64_t n = sp->n;
+#define FO_INPLACE_CASE(k, j) \
+    case (k) | ((j) << 4): FO_FN(inplace_loop)(h, ptr, n, k, j); break;
+    switch (h->flags & 0xff) {
+        FO_INPLACE_CASE(2, 1) FO_INPLACE_CASE(3, 1) FO_INPLACE_CASE(3, 2) FO_INPLACE_CASE(4, 1)
+        FO_INPLACE_CASE(4, 2) FO_INPLACE_CASE(4, 3) FO_INPLACE_CASE(5, 2) FO_INPLACE_CASE(5, 3)
+        FO_INPLACE_CASE(5, 4) FO_INPLACE_CASE(6, 3) FO_INPLACE_CASE(6, 4) FO_INPLACE_CASE(6, 5)
+        default: break;
+    }
+#undef FO_INPLACE_CASE
+}
+
+void FO_FN(fo_k_stream_triad)(const fo_hyper *h, char *const *ptr, const fo_span *sp, double *out)
+{
+    (void)out;
+    T *FO_RESTRICT a = (T *)ptr[0];
+    const T *FO_RESTRICT b = (const T *)ptr[1];
+    const T *FO_RESTRICT c = (const T *)ptr[2];
+    const T q = (T)h->s[0];
+    const int64_t n = sp->n;
+    for (int64_t i = 0; i < n; i++) a[i] = b[i] + q * c[i];
+}

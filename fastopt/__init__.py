@@ -1,0 +1,23 @@
+"""fastopt: fused, multi-threaded C kernels for neural-network optimizers over NumPy arrays.
+
+Each update rule is one in-place pass over memory per step, for float32 and
+float64, with OpenMP across blocks of all parameters at once, behind classes
+with torch.optim's API. See docs/architecture.md for the layers.
+"""
+__version__ = "0.1.0"
+
+from . import _engine  # noqa: F401  (the compiled extension)
+from ._config import available_cpus, config, get_cpu, set_cpu, show_config, use_cpu
+from ._threads import get_num_threads, set_num_threads
+from .optimizer import Optimizer
+from .sgd import SGD
+from .adam import Adam, AdamW
+from .serialization import load, save
+from . import functional
+
+__all__ = [
+    "Optimizer", "SGD", "Adam", "AdamW",
+    "functional", "save", "load",
+    "get_num_threads", "set_num_threads",
+    "show_config", "config", "get_cpu", "set_cpu", "use_cpu", "available_cpus",
+]

@@ -1,0 +1,481 @@
+# cython: language_level=3, boundscheck=False, wraparound=False, initializedcheck=False, cdivision=True
+"""The Cython binding between the Python optimizers and the C engine.
+
+It owns three things and nothing else:
+
+* ``Plan``: the pointer table of one list of tensors (one param group, one
+  dtype) with its block plan, built once and reused while the params are the
+  same. Fixed slots (params, state) are checked when the plan is built;
+  per-step input slots (grads, ...) are checked by :meth:`Plan.bind` every step.
+* ``WritableSet``: the sorted byte ranges of every buffer an optimizer writes,
+  so a grad that aliases any param or state buffer is refused in O(log n).
+* the process-wide ISA level and thin wrappers of the C queries.
+
+Errors are raised here, with the GIL, before any C runs; ``Plan.run`` then
+releases the GIL around a single ``fo_run`` call.
+"""
+import numpy as np
+cimport numpy as cnp
+from libc.stdint cimport int64_t, uintptr_t
+from libc.stdlib cimport malloc, free
+from libc.string cimport memset
+
+cnp.import_array()
+
+cdef extern from "fastopt.h" nogil:
+    enum:
+        FO_F32
+        FO_F64
+        FO_N_ISAS
+        FO_N_RULES
+        FO_MAX_SCALARS
+        FO_MAX_SLOTS
+        FO_BLOCK
+        FO_OUT_WIDTH
+    ctypedef struct fo_hyper:
+        double s[16]
+        int64_t flags
+        const double *per_tensor
+        int64_t per_tensor_width
+    ctypedef struct fo_span:
+        int64_t tensor
+        int64_t offset
+        int64_t n
+    ctypedef void (*fo_kernel_fn)(const fo_hyper *h, char *const *ptr, const fo_span *sp, double *out)
+    ctypedef struct fo_plan:
+        int64_t n_tensors
+        int64_t n_spans
+        int64_t n_chunks
+        int64_t total
+        fo_span *spans
+        int64_t *chunk_first
+    int fo_plan_init(fo_plan *plan, const int64_t *sizes, int64_t n_tensors, int64_t block)
+    void fo_plan_free(fo_plan *plan)
+    void fo_run(const fo_plan *plan, fo_kernel_fn fn, const fo_hyper *h, char *const *base, int n_slots,
+                int elsize, int n_threads, double *out, int ftz)
+    int64_t fo_serial_threshold()
+    void fo_set_serial_threshold(int64_t n)
+    fo_kernel_fn fo_kernel(int rule, int dtype, int isa)
+    const char *fo_rule_name(int rule)
+    int fo_isa_compiled(int isa)
+    int fo_isa_supported(int isa)
+    int fo_isa_best()
+    const char *fo_isa_name(int isa)
+    int fo_openmp_enabled()
+    int fo_omp_max_threads()
+
+cdef extern from *:
+    """
+    #ifndef __VERSION__
+    #define __VERSION__ "unknown"
+    #endif
+    static const char *fo_compiler_version(void) {
+    #if defined(__clang__)
+        return "clang " __VERSION__;
+    #elif defined(__GNUC__)
+        return "gcc " __VERSION__;
+    #else
+        return __VERSION__;
+    #endif
+    }
+    """
+    const char *fo_compiler_version()
+
+# ---------------------------------------------------------------- constants
+BLOCK = FO_BLOCK
+OUT_WIDTH = FO_OUT_WIDTH
+MAX_SCALARS = FO_MAX_SCALARS
+RULES = {fo_rule_name(i).decode(): i for i in range(FO_N_RULES)}
+ISA_NAMES = tuple(fo_isa_name(i).decode() for i in range(FO_N_ISAS))
+
+#: Marks a slot of a Plan that is bound anew every step (grads, ...).
+INPUT = "input"
+
+cdef int _isa = fo_isa_best()
+
+
+def compiler():
+    """The compiler that built the extension, e.g. ``'gcc 12.2.0'``."""
+    return fo_compiler_version().decode()
+
+
+def openmp_enabled():
+    return bool(fo_openmp_enabled())
+
+
+def omp_max_threads():
+    """``omp_get_max_threads()`` of the calling thread (1 in a serial build)."""
+    return fo_omp_max_threads()
+
+
+def isa_compiled():
+    return tuple(ISA_NAMES[i] for i in range(FO_N_ISAS) if fo_isa_compiled(i))
+
+
+def isa_supported():
+    return tuple(ISA_NAMES[i] for i in range(FO_N_ISAS) if fo_isa_compiled(i) and fo_isa_supported(i))
+
+
+def isa_best():
+    return ISA_NAMES[fo_isa_best()]
+
+
+def get_isa():
+    """The ISA level whose kernels run now."""
+    return ISA_NAMES[_isa]
+
+
+def set_isa(name):
+    """Select the ISA level (must be compiled and supported here)."""
+    global _isa
+    if name not in ISA_NAMES:
+        raise ValueError(f"unknown ISA level {name!r}; expected one of {ISA_NAMES}")
+    cdef int i = ISA_NAMES.index(name)
+    if not fo_isa_compiled(i):
+        raise ValueError(f"ISA level {name!r} is not compiled into this build")
+    if not fo_isa_supported(i):
+        raise ValueError(f"ISA level {name!r} is not supported by this CPU/OS")
+    _isa = i
+
+
+def serial_threshold():
+    """Workloads with fewer elements run on the calling thread (no OpenMP region)."""
+    return fo_serial_threshold()
+
+
+def set_serial_threshold(int64_t n):
+    fo_set_serial_threshold(n)
+
+
+# ---------------------------------------------------------------- helpers
+cdef inline int _dtype_code(cnp.ndarray a):
+    cdef int t = cnp.PyArray_TYPE(a)
+    if t == cnp.NPY_FLOAT32:
+        return FO_F32
+    if t == cnp.NPY_FLOAT64:
+        return FO_F64
+    return -1
+
+
+cdef inline bint _same_shape(cnp.ndarray a, cnp.ndarray b):
+    cdef int nd = cnp.PyArray_NDIM(a)
+    if nd != cnp.PyArray_NDIM(b):
+        return False
+    cdef cnp.npy_intp *da = cnp.PyArray_DIMS(a)
+    cdef cnp.npy_intp *db = cnp.PyArray_DIMS(b)
+    for k in range(nd):
+        if da[k] != db[k]:
+            return False
+    return True
+
+
+cdef inline uintptr_t _lo(cnp.ndarray a):
+    return <uintptr_t>cnp.PyArray_DATA(a)
+
+
+cdef inline uintptr_t _hi(cnp.ndarray a):
+    return <uintptr_t>cnp.PyArray_DATA(a) + <uintptr_t>cnp.PyArray_NBYTES(a)
+
+
+def check_params(list arrays, list labels, str what="params"):
+    """Check that every entry is a writeable, C-contiguous float32/float64
+    ndarray; raise TypeError/ValueError naming its label otherwise."""
+    cdef Py_ssize_t i
+    for i in range(len(arrays)):
+        a = arrays[i]
+        if not isinstance(a, np.ndarray):
+            raise TypeError(f"{labels[i]}: expected a numpy.ndarray, got {type(a).__name__}")
+        if _dtype_code(<cnp.ndarray>a) < 0:
+            raise TypeError(f"{labels[i]}: dtype must be float32 or float64, got {a.dtype}")
+        if not cnp.PyArray_IS_C_CONTIGUOUS(<cnp.ndarray>a):
+            raise ValueError(f"{labels[i]}: must be C-contiguous")
+        if not cnp.PyArray_ISWRITEABLE(<cnp.ndarray>a):
+            raise ValueError(f"{labels[i]}: must be writeable")
+
+
+def find_overlap(list arrays):
+    """Return (i, j), i < j, for two arrays whose memory overlaps (or that are
+    the same non-empty array), or None. O(n log n) over byte ranges."""
+    spans = sorted((_lo(<cnp.ndarray>a), _hi(<cnp.ndarray>a), i) for i, a in enumerate(arrays)
+                   if cnp.PyArray_NBYTES(<cnp.ndarray>a) > 0)
+    cdef Py_ssize_t k
+    cdef uintptr_t reach = 0
+    cdef Py_ssize_t reach_i = -1
+    for k in range(len(spans)):
+        lo, hi, i = spans[k]
+        if reach_i >= 0 and lo < reach:
+            return (min(i, reach_i), max(i, reach_i))
+        if hi > reach or reach_i < 0:
+            reach = hi
+            reach_i = i
+    return None
+
+
+cdef class WritableSet:
+    """Sorted, disjoint byte ranges of every buffer an optimizer writes."""
+    cdef uintptr_t *lo
+    cdef uintptr_t *hi
+    cdef Py_ssize_t n
+    cdef list owners
+
+    def __cinit__(self, list arrays, list owners):
+        spans = sorted((_lo(<cnp.ndarray>a), _hi(<cnp.ndarray>a), o) for a, o in zip(arrays, owners)
+                       if cnp.PyArray_NBYTES(<cnp.ndarray>a) > 0)
+        self.n = len(spans)
+        self.lo = <uintptr_t *>malloc(sizeof(uintptr_t) * (self.n + 1))
+        self.hi = <uintptr_t *>malloc(sizeof(uintptr_t) * (self.n + 1))
+        if self.lo == NULL or self.hi == NULL:
+            raise MemoryError()
+        self.owners = []
+        for k, (lo, hi, o) in enumerate(spans):
+            self.lo[k] = lo
+            self.hi[k] = hi
+            self.owners.append(o)
+
+    def __dealloc__(self):
+        free(self.lo)
+        free(self.hi)
+
+    cdef object find(self, uintptr_t lo, uintptr_t hi):
+        """The owner of a range overlapping [lo, hi), or None."""
+        if hi <= lo or self.n == 0:
+            return None
+        # last range starting before hi
+        cdef Py_ssize_t a = 0, b = self.n
+        while a < b:
+            m = (a + b) >> 1
+            if self.lo[m] < hi:
+                a = m + 1
+            else:
+                b = m
+        a -= 1
+        if a >= 0 and self.hi[a] > lo:
+            return self.owners[a]
+        return None
+
+
+cdef class Plan:
+    """Pointer table and block plan for one list of same-dtype tensors.
+
+    Args:
+        slots: one entry per kernel slot. Slot 0 is the params (a list of
+            arrays, already checked with :func:`check_params`); an entry is a
+            list of arrays of the params' shapes and dtype (state buffers),
+            ``None`` for an absent optional slot (NULL pointers), or
+            :data:`INPUT` for a read-only slot bound every step with
+            :meth:`bind`.
+        labels: one name per tensor, used in error messages.
+    """
+    cdef fo_plan plan
+    cdef char **base
+    cdef int n_slots, dtype, elsize
+    cdef int64_t n
+    cdef readonly list params
+    cdef list labels
+    cdef list slots
+    cdef list bound           # per slot: list of bound arrays (keeps copies alive)
+    cdef bint busy
+
+    def __cinit__(self, list slots, list labels):
+        memset(&self.plan, 0, sizeof(fo_plan))
+        self.base = NULL
+
+    def __init__(self, list slots, list labels):
+        if not 1 <= len(slots) <= FO_MAX_SLOTS:
+            raise ValueError(f"a plan has 1..{FO_MAX_SLOTS} slots, got {len(slots)}")
+        params = slots[0]
+        self.params = list(params)
+        self.labels = labels
+        self.slots = list(slots)
+        self.n_slots = len(slots)
+        self.n = len(params)
+        self.bound = [None] * self.n_slots
+        self.dtype = FO_F32
+        self.elsize = 4
+        if self.n:
+            self.dtype = _dtype_code(<cnp.ndarray>params[0])
+            self.elsize = 4 if self.dtype == FO_F32 else 8
+        cdef int64_t *sizes = <int64_t *>malloc(sizeof(int64_t) * (self.n + 1))
+        self.base = <char **>malloc(sizeof(char *) * (self.n * self.n_slots + 1))
+        if sizes == NULL or self.base == NULL:
+            free(sizes)
+            raise MemoryError()
+        cdef Py_ssize_t t, k
+        cdef cnp.ndarray p, a
+        try:
+            for t in range(self.n):
+                p = params[t]
+                if _dtype_code(p) != self.dtype:
+                    raise TypeError(f"{labels[t]}: all tensors of a plan share one dtype")
+                sizes[t] = cnp.PyArray_SIZE(p)
+            for k in range(self.n_slots):
+                entry = slots[k]
+                for t in range(self.n):
+                    self.base[k * self.n + t] = NULL
+                if entry is None or (isinstance(entry, str) and entry == INPUT):
+                    continue
+                if len(entry) != self.n:
+                    raise ValueError(f"slot {k}: expected {self.n} arrays, got {len(entry)}")
+                for t in range(self.n):
+                    a = entry[t]
+                    p = params[t]
+                    if k and (_dtype_code(a) != self.dtype or not _same_shape(a, p)
+                              or not cnp.PyArray_IS_C_CONTIGUOUS(a) or not cnp.PyArray_ISWRITEABLE(a)):
+                        raise ValueError(f"{labels[t]}: state buffer of slot {k} does not match the param")
+                    self.base[k * self.n + t] = <char *>cnp.PyArray_DATA(a)
+            if fo_plan_init(&self.plan, sizes, self.n, FO_BLOCK) != 0:
+                raise MemoryError()
+        finally:
+            free(sizes)
+
+    def __dealloc__(self):
+        fo_plan_free(&self.plan)
+        free(self.base)
+
+    @property
+    def n_tensors(self):
+        return self.n
+
+    @property
+    def total(self):
+        """Elements over all tensors."""
+        return self.plan.total
+
+    @property
+    def n_spans(self):
+        return self.plan.n_spans
+
+    @property
+    def n_chunks(self):
+        return self.plan.n_chunks
+
+    @property
+    def itemsize(self):
+        return self.elsize
+
+    def spans(self):
+        """The plan as an (n_spans, 3) int64 array of (tensor, offset, n)."""
+        out = np.empty((self.plan.n_spans, 3), dtype=np.int64)
+        cdef int64_t[:, ::1] o = out
+        for s in range(self.plan.n_spans):
+            o[s, 0] = self.plan.spans[s].tensor
+            o[s, 1] = self.plan.spans[s].offset
+            o[s, 2] = self.plan.spans[s].n
+        return out
+
+    def chunk_first(self):
+        out = np.empty(self.plan.n_chunks + 1, dtype=np.int64)
+        for c in range(self.plan.n_chunks + 1):
+            out[c] = self.plan.chunk_first[c]
+        return out
+
+    def same_params(self, params):
+        """True if `params` holds exactly this plan's arrays, in order."""
+        if len(params) != self.n:
+            return False
+        cdef Py_ssize_t t
+        for t in range(self.n):
+            if params[t] is not self.params[t]:
+                return False
+        return True
+
+    def bind(self, int slot, list arrays, WritableSet writable, str what="grads"):
+        """Check the per-step arrays of an INPUT slot and point the slot at them.
+
+        Each array must have its param's shape and dtype. Read-only arrays
+        are read in place; non-contiguous ones are copied to a contiguous
+        temporary; one that overlaps any buffer in `writable` is refused.
+        Returns the list of positions whose entry is None (not bound).
+        """
+        if not (0 < slot < self.n_slots) or not (isinstance(self.slots[slot], str)):
+            raise ValueError(f"slot {slot} is not an input slot")
+        if len(arrays) != self.n:
+            raise ValueError(f"{what}: expected {self.n} arrays, got {len(arrays)}")
+        cdef Py_ssize_t t
+        cdef cnp.ndarray a, p
+        cdef list keep = list(arrays)
+        cdef list missing = []
+        for t in range(self.n):
+            x = arrays[t]
+            p = self.params[t]
+            if x is None:
+                missing.append(t)
+                self.base[slot * self.n + t] = NULL
+                continue
+            if not isinstance(x, np.ndarray):
+                try:
+                    x = np.asarray(x)
+                except Exception as exc:
+                    raise TypeError(f"{what} for {self.labels[t]}: cannot convert {type(x).__name__} to an array") from exc
+            a = x
+            if _dtype_code(a) != self.dtype or cnp.PyArray_TYPE(a) != cnp.PyArray_TYPE(p):
+                raise TypeError(f"{what} for {self.labels[t]}: dtype {a.dtype} does not match the param's {p.dtype}")
+            if not _same_shape(a, p):
+                raise ValueError(f"{what} for {self.labels[t]}: shape {np.shape(x)} does not match the param's {np.shape(self.params[t])}")
+            if not cnp.PyArray_IS_C_CONTIGUOUS(a):
+                a = np.ascontiguousarray(a)
+            else:
+                owner = writable.find(_lo(a), _hi(a)) if writable is not None else None
+                if owner is not None:
+                    raise ValueError(f"{what} for {self.labels[t]}: shares memory with {owner}, which the step writes")
+            keep[t] = a
+            self.base[slot * self.n + t] = <char *>cnp.PyArray_DATA(a)
+        self.bound[slot] = keep
+        return missing
+
+    def run(self, int rule, scalars, int64_t flags, int n_threads, bint ftz=False,
+            per_tensor=None, out=None):
+        """Apply `rule` to every tensor in one C call with the GIL released.
+
+        Args:
+            rule: rule id from :data:`RULES`.
+            scalars: at most 16 floats, the rule's per-step scalars in the order
+                its kernel header documents.
+            flags: the rule's flag word (selects the specialised loop).
+            n_threads: threads for this call (work under the serial threshold
+                runs on the calling thread whatever this says).
+            ftz: flush denormals to zero inside the call (restored after).
+            per_tensor: optional C-contiguous float64 array (n_tensors, w).
+            out: optional C-contiguous float64 array (n_spans, OUT_WIDTH) that
+                a reducing rule fills per span.
+        """
+        cdef fo_hyper h
+        cdef Py_ssize_t k, ns = len(scalars)
+        if ns > FO_MAX_SCALARS:
+            raise ValueError(f"at most {FO_MAX_SCALARS} scalars")
+        memset(&h, 0, sizeof(fo_hyper))
+        for k in range(ns):
+            h.s[k] = scalars[k]
+        h.flags = flags
+        cdef fo_kernel_fn fn = fo_kernel(rule, self.dtype, _isa)
+        if fn == NULL:
+            raise ValueError(f"no kernel for rule {rule} at ISA {ISA_NAMES[_isa]}")
+        for k in range(self.n_slots):
+            if isinstance(self.slots[k], str) and self.bound[k] is None:
+                raise RuntimeError(f"input slot {k} was not bound before run()")
+        cdef cnp.ndarray pt, ob
+        cdef double *outp = NULL
+        if per_tensor is not None:
+            pt = per_tensor
+            if (cnp.PyArray_TYPE(pt) != cnp.NPY_FLOAT64 or not cnp.PyArray_IS_C_CONTIGUOUS(pt)
+                    or cnp.PyArray_NDIM(pt) != 2 or cnp.PyArray_DIMS(pt)[0] != self.n):
+                raise ValueError("per_tensor must be a C-contiguous float64 (n_tensors, w) array")
+            h.per_tensor = <const double *>cnp.PyArray_DATA(pt)
+            h.per_tensor_width = cnp.PyArray_DIMS(pt)[1]
+        if out is not None:
+            ob = out
+            if (cnp.PyArray_TYPE(ob) != cnp.NPY_FLOAT64 or not cnp.PyArray_IS_C_CONTIGUOUS(ob)
+                    or cnp.PyArray_SIZE(ob) != self.plan.n_spans * FO_OUT_WIDTH or not cnp.PyArray_ISWRITEABLE(ob)):
+                raise ValueError("out must be a writeable C-contiguous float64 array of n_spans*OUT_WIDTH")
+            outp = <double *>cnp.PyArray_DATA(ob)
+        if self.busy:
+            raise RuntimeError("this plan is already running in another thread")
+        self.busy = True
+        try:
+            with nogil:
+                fo_run(&self.plan, fn, &h, self.base, self.n_slots, self.elsize, n_threads, outp, ftz)
+        finally:
+            self.busy = False
+            for k in range(self.n_slots):
+                if isinstance(self.slots[k], str):
+                    self.bound[k] = None

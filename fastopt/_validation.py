@@ -1,0 +1,61 @@
+"""Hyperparameter checks shared by every optimizer.
+
+Each check raises ``ValueError`` (or ``TypeError`` for a wrong type) whose
+message starts with the argument's name, so that a user sees which value of
+which param group is wrong. Optimizers run them at construction and again at
+every step, because ``param_groups`` is writable.
+"""
+import math
+import numbers
+
+
+def _where(group_index):
+    return "" if group_index is None else f" (param group {group_index})"
+
+
+def number(name, value, group_index=None):
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name}: expected a real number, got {type(value).__name__}{_where(group_index)}")
+    value = float(value)
+    if not math.isfinite(value):
+        raise ValueError(f"{name}: expected a finite number, got {value}{_where(group_index)}")
+    return value
+
+
+def nonneg(name, value, group_index=None):
+    value = number(name, value, group_index)
+    if value < 0.0:
+        raise ValueError(f"{name}: expected a value >= 0, got {value}{_where(group_index)}")
+    return value
+
+
+def positive(name, value, group_index=None):
+    value = number(name, value, group_index)
+    if value <= 0.0:
+        raise ValueError(f"{name}: expected a value > 0, got {value}{_where(group_index)}")
+    return value
+
+
+def unit_interval(name, value, group_index=None, closed_right=False):
+    """0 <= value < 1 (or <= 1 when closed_right)."""
+    value = number(name, value, group_index)
+    if not (0.0 <= value < 1.0 or (closed_right and value == 1.0)):
+        bound = "]" if closed_right else ")"
+        raise ValueError(f"{name}: expected a value in [0, 1{bound}, got {value}{_where(group_index)}")
+    return value
+
+
+def betas(name, value, group_index=None, n=2):
+    try:
+        items = tuple(value)
+    except TypeError:
+        raise TypeError(f"{name}: expected a tuple of {n} numbers, got {type(value).__name__}{_where(group_index)}") from None
+    if len(items) != n:
+        raise ValueError(f"{name}: expected {n} values, got {len(items)}{_where(group_index)}")
+    return tuple(unit_interval(f"{name}[{i}]", b, group_index) for i, b in enumerate(items))
+
+
+def boolean(name, value, group_index=None):
+    if not isinstance(value, (bool, int)) or value not in (0, 1):
+        raise TypeError(f"{name}: expected a bool, got {value!r}{_where(group_index)}")
+    return bool(value)

@@ -1,0 +1,125 @@
+"""Stateless update rules, for frameworks that own their optimizer state.
+
+Each function updates ``params`` and the state buffers in place with one fused
+pass (one C call per dtype), using exactly the math of the matching optimizer
+class. All lists are aligned: ``params[i]``, ``grads[i]``, ``exp_avgs[i]`` ...
+belong to the same parameter. ``step`` is the 1-based number of the step being
+taken (what the classes keep in ``state['step']`` after incrementing); pass an
+int for all params, or a sequence with one count per param.
+
+Pointer tables are built on every call (the classes cache theirs), so for
+many small tensors prefer the classes.
+"""
+import numpy as np
+
+from . import _engine, _threads
+from .adam import Adam
+from .sgd import SGD
+
+__all__ = ["sgd_", "adam_", "adamw_"]
+
+
+def _labels(n):
+    return [f"params[{i}]" for i in range(n)]
+
+
+def _run(rule_cls, group, params, grads, buffers, bufnames, steps, n_threads, flush_denormals):
+    """Validate, then run `rule_cls`'s kernel over the params grouped by step count."""
+    params = list(params)
+    n = len(params)
+    labels = _labels(n)
+    _engine.check_params(params, labels)
+    hit = _engine.find_overlap(params)
+    if hit is not None:
+        raise ValueError(f"{labels[hit[1]]}: shares memory with {labels[hit[0]]}")
+    grads = list(grads)
+    if len(grads) != n:
+        raise ValueError(f"grads: expected {n} arrays, got {len(grads)}")
+    bufs = {}
+    for name, lst in buffers.items():
+        if lst is None:
+            continue
+        lst = list(lst)
+        if len(lst) != n:
+            raise ValueError(f"{name}: expected {n} arrays, got {len(lst)}")
+        _engine.check_params(lst, [f"{name}[{i}]" for i in range(n)])
+        for i, (b, p) in enumerate(zip(lst, params)):
+            if b.shape != p.shape or b.dtype != p.dtype:
+                raise ValueError(f"{name}[{i}]: shape/dtype {b.shape}/{b.dtype} does not match "
+                                 f"params[{i}] {p.shape}/{p.dtype}")
+        bufs[name] = lst
+    written = params + [b for lst in bufs.values() for b in lst]
+    owners = labels + [f"{k}[{i}]" for k, lst in bufs.items() for i in range(len(lst))]
+    hit = _engine.find_overlap(written)
+    if hit is not None:
+        raise ValueError(f"{owners[hit[1]]}: shares memory with {owners[hit[0]]}")
+    if isinstance(steps, (int, np.integer)) and not isinstance(steps, bool):
+        steps = [int(steps)] * n
+    steps = [int(s) for s in steps]
+    if len(steps) != n:
+        raise ValueError(f"step: expected an int or {n} counts, got {len(steps)}")
+    if any(s < 1 for s in steps):
+        raise ValueError("step: step numbers are 1-based and must be >= 1")
+    rule_cls._check_group(None, group, None)
+    ws = _engine.WritableSet(written, owners)
+    rule_id = _engine.RULES[rule_cls.rule]
+    nt = _threads.resolve(_threads.check_n_threads(n_threads))
+    by_step = {}
+    for i, s in enumerate(steps):
+        by_step.setdefault(s, []).append(i)
+    work = []
+    for s, idx in sorted(by_step.items()):
+        by_dtype = {}
+        for i in idx:
+            by_dtype.setdefault(params[i].dtype.char, []).append(i)
+        for sub in by_dtype.values():
+            slots = [[params[i] for i in sub], _engine.INPUT]
+            for name in bufnames:
+                slots.append(None if name is None else [bufs[name][i] for i in sub])
+            plan = _engine.Plan(slots, [labels[i] for i in sub])
+            missing = plan.bind(1, [grads[i] for i in sub], ws)
+            if missing:
+                raise ValueError(f"grads: entry for {labels[sub[missing[0]]]} is None")
+            work.append((plan, s))
+    for plan, s in work:
+        scalars, flags = rule_cls._scalars(None, group, s)
+        plan.run(rule_id, scalars, flags, nt, flush_denormals)
+
+
+def sgd_(params, grads, momentum_buffers=None, *, lr, momentum=0.0, dampening=0.0, weight_decay=0.0,
+         nesterov=False, maximize=False, step=1, n_threads=None, flush_denormals=False):
+    """In-place SGD step (see :class:`fastopt.SGD` for the math).
+
+    ``momentum_buffers`` is required when momentum != 0; at ``step == 1`` the
+    buffers are overwritten with the gradient (torch's first-step rule), so
+    they may hold anything.
+    """
+    group = dict(lr=lr, momentum=momentum, dampening=dampening, weight_decay=weight_decay, nesterov=nesterov,
+                 maximize=maximize)
+    if momentum != 0 and momentum_buffers is None:
+        raise ValueError("momentum_buffers: required when momentum != 0")
+    names = ("momentum_buffer",) if momentum != 0 else (None,)
+    _run(SGD, group, params, grads, {"momentum_buffer": momentum_buffers if momentum != 0 else None}, names,
+         step, n_threads, flush_denormals)
+
+
+def adam_(params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs=None, *, step, lr=1e-3, beta1=0.9,
+          beta2=0.999, eps=1e-8, weight_decay=0.0, amsgrad=False, maximize=False, decoupled_weight_decay=False,
+          n_threads=None, flush_denormals=False):
+    """In-place Adam step (see :class:`fastopt.Adam` for the math)."""
+    group = dict(lr=lr, betas=(beta1, beta2), eps=eps, weight_decay=weight_decay, amsgrad=amsgrad,
+                 maximize=maximize, decoupled_weight_decay=decoupled_weight_decay)
+    if amsgrad and max_exp_avg_sqs is None:
+        raise ValueError("max_exp_avg_sqs: required when amsgrad=True")
+    names = ("exp_avg", "exp_avg_sq", "max_exp_avg_sq" if amsgrad else None)
+    bufs = {"exp_avg": exp_avgs, "exp_avg_sq": exp_avg_sqs, "max_exp_avg_sq": max_exp_avg_sqs if amsgrad else None}
+    _run(Adam, group, params, grads, bufs, names, step, n_threads, flush_denormals)
+
+
+def adamw_(params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs=None, *, step, lr=1e-3, beta1=0.9,
+           beta2=0.999, eps=1e-8, weight_decay=1e-2, amsgrad=False, maximize=False, n_threads=None,
+           flush_denormals=False):
+    """In-place AdamW step (see :class:`fastopt.AdamW` for the math)."""
+    adam_(params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, step=step, lr=lr, beta1=beta1, beta2=beta2,
+          eps=eps, weight_decay=weight_decay, amsgrad=amsgrad, maximize=maximize, decoupled_weight_decay=True,
+          n_threads=n_threads, flush_denormals=flush_denormals)

@@ -1,0 +1,577 @@
+"""The Optimizer base class: torch.optim's API over NumPy arrays.
+
+A subclass declares its engine rule and three small methods:
+
+* ``_check_group(group, index)``: validate hyperparameters (raise naming the key);
+* ``_buffer_names(group)``: its state buffers in kernel slot order (``None`` for
+  an optional slot that is absent, e.g. AMSGrad's maximum when off);
+* ``_scalars(group, step)``: the per-step scalars and flag word of its kernel.
+
+Everything else lives here once: param structures and groups, lazy state,
+pointer-table caching, step counting, checking every input before anything is
+written, state_dict in torch's layout, hooks. One ``step()`` makes one C call
+per param group and dtype.
+"""
+import itertools
+from collections import OrderedDict
+from collections.abc import Mapping, MutableMapping
+
+import numpy as np
+
+from . import _engine, _threads
+from ._params import check_new_params, label, normalize_groups
+
+__all__ = ["Optimizer"]
+
+_hook_ids = itertools.count()
+
+
+class _RemovableHandle:
+    """Returned by the ``register_*_hook`` methods; ``remove()`` unregisters."""
+
+    def __init__(self, hooks, key):
+        self._hooks = hooks
+        self._key = key
+
+    def remove(self):
+        self._hooks.pop(self._key, None)
+
+
+class _Runtime:
+    """What one param group needs at each step, built once and reused while the
+    group's params and buffer layout are unchanged."""
+
+    __slots__ = ("params", "bufnames", "labels", "plans", "step", "steps", "pending")
+
+    def __init__(self, params, bufnames, labels, plans, steps, pending):
+        self.params = params        # list of arrays (identity checked each step)
+        self.bufnames = bufnames    # tuple of buffer names / None, slot order
+        self.labels = labels
+        self.plans = plans          # [(idx or None, Plan)] one per dtype
+        self.pending = pending      # {id(param): {name: array}} allocated, not yet in state
+        # Step counts: `step` (int) when every param of the group is at the
+        # same count -- the common case, one counter for the whole group --
+        # else None and `steps` (int64 per param) is authoritative.
+        self.steps = steps
+        u = steps.size == 0 or bool((steps == steps[0]).all())
+        self.step = int(steps[0]) if (u and steps.size) else (0 if u else None)
+
+    def step_array(self):
+        """Per-param step counts (brought up to date from `step` if uniform)."""
+        if self.step is not None:
+            self.steps.fill(self.step)
+        return self.steps
+
+
+class StateView(Mapping):
+    """``opt.state``: per-param state, indexed by the param array itself or by
+    its flat index (the state_dict key). Values are the live dicts: buffers
+    are the arrays the kernels update in place."""
+
+    def __init__(self, opt):
+        self._opt = opt
+
+    def _key(self, key):
+        if isinstance(key, (int, np.integer)) and not isinstance(key, bool):
+            flat = self._opt._flat_params()
+            return id(flat[key])
+        return id(key)
+
+    def __getitem__(self, key):
+        st = self._opt._state.get(self._key(key))
+        if st is None:
+            raise KeyError(key)
+        return st
+
+    def __iter__(self):
+        return (i for i, p in enumerate(self._opt._flat_params()) if id(p) in self._opt._state)
+
+    def __len__(self):
+        return sum(1 for _ in self)
+
+    def __repr__(self):
+        return f"StateView({dict(self)!r})"
+
+
+class Optimizer:
+    """Base class of every fastopt optimizer (torch.optim.Optimizer's API).
+
+    Args:
+        params: a list of arrays, a list of (name, array) pairs, a dict
+            name -> array, or a list of param-group dicts (``{'params': ...,
+            'lr': ...}``) whose options override the defaults.
+        defaults: the default hyperparameters of every group.
+        n_threads: threads for this optimizer's steps; None uses
+            :func:`fastopt.get_num_threads` at each step (default: None).
+        flush_denormals: set flush-to-zero/denormals-are-zero on the worker
+            threads during a step and restore it after; off by default, so
+            results match torch (default: False).
+    """
+
+    #: Engine rule name (key of fastopt._engine.RULES).
+    rule = None
+    #: Whether state_dict carries a per-param 'step' (torch's layout).
+    step_in_state = True
+
+    def __init__(self, params, defaults, *, n_threads=None, flush_denormals=False):
+        self.defaults = dict(defaults)
+        self.n_threads = _threads.check_n_threads(n_threads)
+        self.flush_denormals = bool(flush_denormals)
+        self.param_groups = []
+        self._state = {}
+        self._runtimes = []
+        self._writable = None
+        self._rule_id = _engine.RULES[self.rule]
+        self._step_pre_hooks = OrderedDict()
+        self._step_post_hooks = OrderedDict()
+        self._state_dict_pre_hooks = OrderedDict()
+        self._state_dict_post_hooks = OrderedDict()
+        self._load_state_dict_pre_hooks = OrderedDict()
+        self._load_state_dict_post_hooks = OrderedDict()
+        groups = normalize_groups(params)
+        for g in groups:
+            self.add_param_group(g)
+
+    # ------------------------------------------------------------ subclass API
+    def _check_group(self, group, index):
+        """Validate the group's hyperparameters; raise naming the key."""
+        raise NotImplementedError
+
+    def _buffer_names(self, group):
+        """State buffer names in kernel slot order (after param and grad)."""
+        raise NotImplementedError
+
+    def _scalars(self, group, step):
+        """(scalars, flags) of the kernel for a step numbered `step` (1-based)."""
+        raise NotImplementedError
+
+    def _init_buffer(self, name, param):
+        """A new state buffer for `param` (zeros unless a subclass says otherwise)."""
+        return np.zeros_like(param)
+
+    # ------------------------------------------------------------ groups
+    def _flat_params(self):
+        return [p for g in self.param_groups for p in g["params"]]
+
+    def _flat_labels(self):
+        out = []
+        for g in self.param_groups:
+            names = g.get("param_names")
+            for j in range(len(g["params"])):
+                out.append(label(len(out), names[j] if names is not None else None))
+        return out
+
+    def add_param_group(self, param_group):
+        """Add a group of params with its own options (torch semantics: the
+        optimizer's defaults fill every option the group does not set)."""
+        (group,) = normalize_groups([param_group])
+        for key, value in self.defaults.items():
+            group.setdefault(key, value)
+        index = len(self.param_groups)
+        existing = (self._flat_params(), self._flat_labels())
+        n0 = len(existing[0])
+        names = group.get("param_names")
+        if (names is None) != all(g.get("param_names") is None for g in self.param_groups) and self.param_groups:
+            raise ValueError(f"param group {index}: all param groups must be named or all unnamed")
+        labels = [label(n0 + j, names[j] if names is not None else None) for j in range(len(group["params"]))]
+        check_new_params(group["params"], labels, existing)
+        if names is not None:
+            taken = {n for g in self.param_groups for n in g.get("param_names", ())}
+            dup = [n for n in names if n in taken] or [n for i, n in enumerate(names) if n in names[:i]]
+            if dup:
+                raise ValueError(f"param group {index}: parameter name {dup[0]!r} is used twice")
+        self._check_group(group, index)
+        self.param_groups.append(group)
+        self._runtimes.append(None)
+        self._writable = None
+
+    # ------------------------------------------------------------ runtime
+    def _make_plans(self, params, bufnames, buffers, labels, idx_all):
+        """Plans over params[idx] for idx in idx_all, one per dtype.
+        buffers: {name: list aligned with params}; returns [(idx or None, Plan)]."""
+        by_dtype = {}
+        for i in idx_all:
+            by_dtype.setdefault(params[i].dtype.char, []).append(i)
+        plans = []
+        whole = len(by_dtype) == 1 and len(idx_all) == len(params)
+        for idx in by_dtype.values():
+            slots = [[params[i] for i in idx], _engine.INPUT]
+            for name in bufnames:
+                slots.append(None if name is None else [buffers[name][i] for i in idx])
+            plans.append((None if whole else idx, _engine.Plan(slots, [labels[i] for i in idx])))
+        return plans
+
+    def _build_runtime(self, gi):
+        group = self.param_groups[gi]
+        params = list(group["params"])
+        offset = sum(len(g["params"]) for g in self.param_groups[:gi])
+        names = group.get("param_names")
+        labels = [label(offset + j, names[j] if names is not None else None) for j in range(len(params))]
+        rt_old = self._runtimes[gi]
+        if rt_old is None or len(rt_old.params) != len(params) or any(a is not b for a, b in zip(rt_old.params, params)):
+            flat = self._flat_params()
+            _engine.check_params(params, labels)
+            hit = _engine.find_overlap(flat)
+            if hit is not None or len({id(p) for p in flat}) != len(flat):
+                raise ValueError(f"param group {gi}: params share memory or appear twice")
+        bufnames = tuple(self._buffer_names(group))
+        pending = {}
+        buffers = {n: [] for n in bufnames if n is not None}
+        steps = np.zeros(len(params), dtype=np.int64)
+        for j, p in enumerate(params):
+            st = self._state.get(id(p))
+            if st is not None:
+                steps[j] = int(st.get("step", 0))
+            for n in buffers:
+                b = st.get(n) if st is not None else None
+                if b is None or not isinstance(b, np.ndarray) or b.shape != p.shape or b.dtype != p.dtype \
+                        or not b.flags.c_contiguous or not b.flags.writeable:
+                    if b is not None and isinstance(b, np.ndarray) and b.shape == p.shape:
+                        b = np.array(b, dtype=p.dtype, order="C")
+                    else:
+                        b = self._init_buffer(n, p)
+                    pending.setdefault(id(p), {})[n] = b
+                buffers[n].append(b)
+        plans = self._make_plans(params, bufnames, buffers, labels, range(len(params)))
+        rt = _Runtime(params, bufnames, labels, plans, steps, pending)
+        self._runtimes[gi] = rt
+        self._writable = None
+        return rt
+
+    def _runtime(self, gi):
+        rt = self._runtimes[gi]
+        group = self.param_groups[gi]
+        if rt is not None:
+            params = group["params"]
+            idx, plan = rt.plans[0] if rt.plans else (0, None)
+            if idx is None:
+                same = plan.same_params(params)
+            else:
+                same = len(params) == len(rt.params) and all(a is b for a, b in zip(params, rt.params))
+            if same and tuple(self._buffer_names(group)) == rt.bufnames:
+                return rt
+        return self._build_runtime(gi)
+
+    def _writable_set(self):
+        if self._writable is None:
+            arrays, owners = [], []
+            labels = self._flat_labels()
+            for i, p in enumerate(self._flat_params()):
+                arrays.append(p)
+                owners.append(labels[i])
+            for gi, rt in enumerate(self._runtimes):
+                if rt is None:
+                    continue
+                for j, p in enumerate(rt.params):
+                    st = dict(self._state.get(id(p), {}))
+                    st.update(rt.pending.get(id(p), {}))
+                    for n, b in st.items():
+                        if isinstance(b, np.ndarray):
+                            arrays.append(b)
+                            owners.append(f"state {n!r} of {rt.labels[j]}")
+            self._writable = _engine.WritableSet(arrays, owners)
+        return self._writable
+
+    def _split_grads(self, grads):
+        sizes = [len(g["params"]) for g in self.param_groups]
+        total = sum(sizes)
+        if isinstance(grads, Mapping):
+            if any(g.get("param_names") is None for g in self.param_groups):
+                raise TypeError("grads: a dict of grads needs named params (pass params as a dict or (name, array) pairs)")
+            out = []
+            for g in self.param_groups:
+                try:
+                    out.append([grads[n] for n in g["param_names"]])
+                except KeyError as exc:
+                    raise ValueError(f"grads: missing the grad of param {exc.args[0]!r}") from None
+            if len(grads) != total:
+                known = {n for g in self.param_groups for n in g["param_names"]}
+                extra = next(k for k in grads if k not in known)
+                raise ValueError(f"grads: {extra!r} is not the name of a param of this optimizer")
+            return out
+        if isinstance(grads, np.ndarray):
+            raise TypeError("grads: expected a list of arrays (one per param) or a dict, got a single ndarray")
+        if not isinstance(grads, (list, tuple)):
+            try:
+                grads = list(grads)
+            except TypeError:
+                raise TypeError(f"grads: expected a list or dict of arrays, got {type(grads).__name__}") from None
+        if len(grads) != total:
+            raise ValueError(f"grads: expected {total} arrays (one per param), got {len(grads)}")
+        if len(sizes) == 1:
+            return [grads if isinstance(grads, list) else list(grads)]
+        out, k = [], 0
+        for n in sizes:
+            out.append(list(grads[k:k + n]))
+            k += n
+        return out
+
+    # ------------------------------------------------------------ step
+    def step(self, grads=None, closure=None):
+        """One optimization step over every param group.
+
+        Args:
+            grads: the gradients, as a list in flattened param order or a dict
+                keyed by param name. An entry may be None: that param is
+                skipped (its state and step count stay as they were).
+            closure: a callable returning ``(loss, grads)``, evaluated once
+                before the update; its loss is returned.
+
+        Every grad, hyperparameter and shape is checked before anything is
+        written: a step that raises leaves params and state as they were.
+        """
+        args, kwargs = (grads,), {"closure": closure}
+        for hook in list(self._step_pre_hooks.values()):
+            res = hook(self, args, kwargs)
+            if res is not None:
+                args, kwargs = res
+        grads, closure = args[0], kwargs.get("closure")
+        loss = None
+        if closure is not None:
+            res = closure()
+            if not (isinstance(res, tuple) and len(res) == 2):
+                raise TypeError("closure: must return a (loss, grads) tuple")
+            loss, grads = res
+        if grads is None:
+            raise TypeError("step: pass grads, or a closure returning (loss, grads)")
+        self._apply(self._split_grads(grads))
+        for hook in list(self._step_post_hooks.values()):
+            hook(self, args, kwargs)
+        return loss
+
+    def _apply(self, per_group):
+        n_threads = _threads.resolve(self.n_threads)
+        bound = []
+        for gi, group in enumerate(self.param_groups):
+            self._check_group(group, gi)
+            rt = self._runtime(gi)
+            bound.append(rt)
+        ws = self._writable_set()
+        missing = []
+        for rt, g in zip(bound, per_group):
+            miss = []
+            for idx, plan in rt.plans:
+                m = plan.bind(1, g if idx is None else [g[i] for i in idx], ws)
+                if m:
+                    miss.extend(m if idx is None else [idx[i] for i in m])
+            missing.append(miss)
+        # Everything checked: from here on, write.
+        for gi, (rt, group) in enumerate(zip(bound, self.param_groups)):
+            if not missing[gi] and rt.step is not None:
+                self._commit_pending(rt, None)
+                step = rt.step + 1
+                scalars, flags = self._scalars(group, step)
+                for _, plan in rt.plans:
+                    plan.run(self._rule_id, scalars, flags, n_threads, self.flush_denormals)
+                rt.step = step
+            else:
+                self._apply_slow(gi, rt, group, per_group[gi], set(missing[gi]), n_threads)
+
+    def _commit_pending(self, rt, which):
+        if not rt.pending:
+            return
+        for j, p in enumerate(rt.params):
+            if which is not None and j not in which:
+                continue
+            new = rt.pending.pop(id(p), None)
+            if new:
+                self._state.setdefault(id(p), {}).update(new)
+        if which is not None or not rt.pending:
+            self._writable = None
+
+    def _apply_slow(self, gi, rt, group, grads, missing, n_threads):
+        """Params without grads are skipped; params at different step counts
+        get their own scalars. One plan per (step value, dtype) subset."""
+        present = [j for j in range(len(rt.params)) if j not in missing]
+        if not present:
+            return
+        steps = rt.step_array()
+        buffers = {}
+        for n in rt.bufnames:
+            if n is None:
+                continue
+            buffers[n] = [rt.pending.get(id(p), {}).get(n) if id(p) in rt.pending and n in rt.pending[id(p)]
+                          else self._state[id(p)][n] for p in rt.params]
+        by_step = {}
+        for j in present:
+            by_step.setdefault(int(steps[j]), []).append(j)
+        self._commit_pending(rt, set(present))
+        for step, idx in sorted(by_step.items()):
+            scalars, flags = self._scalars(group, step + 1)
+            for sub, plan in self._make_plans(rt.params, rt.bufnames, buffers, rt.labels, idx):
+                sel = idx if sub is None else sub
+                plan.bind(1, [grads[j] for j in sel], None)
+                plan.run(self._rule_id, scalars, flags, n_threads, self.flush_denormals)
+            steps[idx] += 1
+        rt.step = int(steps[0]) if steps.size and bool((steps == steps[0]).all()) else None
+        self._writable = None
+
+    # ------------------------------------------------------------ state
+    def _sync_steps(self):
+        """Write the runtimes' step counters into the per-param state dicts."""
+        for rt in self._runtimes:
+            if rt is None:
+                continue
+            steps = rt.step_array()
+            for j, p in enumerate(rt.params):
+                st = self._state.get(id(p))
+                if st is not None:
+                    st["step"] = int(steps[j])
+
+    def _invalidate(self):
+        self._runtimes = [None] * len(self.param_groups)
+        self._writable = None
+
+    @property
+    def state(self):
+        """Per-param state (see :class:`StateView`). Accessing it hands out the
+        live dicts, so the next step re-reads them (edits take effect)."""
+        self._sync_steps()
+        self._invalidate()
+        return StateView(self)
+
+    def state_dict(self):
+        """torch's layout: ``{'state': {index: {'step': int, buffer: array}},
+        'param_groups': [{..options, 'params': [indices]}]}``. Arrays are the
+        live state (as torch returns live tensors); copy to snapshot."""
+        for hook in list(self._state_dict_pre_hooks.values()):
+            hook(self)
+        self._sync_steps()
+        flat = self._flat_params()
+        state = {}
+        for i, p in enumerate(flat):
+            st = self._state.get(id(p))
+            if not st:
+                continue
+            entry = {}
+            for k, v in st.items():
+                if k == "step" and not self.step_in_state:
+                    continue
+                entry[k] = v
+            if entry:
+                state[i] = entry
+        groups, k = [], 0
+        for g in self.param_groups:
+            d = {key: v for key, v in g.items() if key != "params"}
+            d["params"] = list(range(k, k + len(g["params"])))
+            k += len(g["params"])
+            groups.append(d)
+        sd = {"state": state, "param_groups": groups}
+        for hook in list(self._state_dict_post_hooks.values()):
+            res = hook(self, sd)
+            if res is not None:
+                sd = res
+        return sd
+
+    def load_state_dict(self, state_dict):
+        """Load a state_dict (this class's or torch's layout). Buffers are
+        copied into arrays of each param's dtype; options of each group are
+        replaced by the saved ones. Everything is checked before anything
+        changes."""
+        for hook in list(self._load_state_dict_pre_hooks.values()):
+            res = hook(self, state_dict)
+            if res is not None:
+                state_dict = res
+        if not isinstance(state_dict, Mapping) or "state" not in state_dict or "param_groups" not in state_dict:
+            raise ValueError("state_dict: expected a mapping with 'state' and 'param_groups'")
+        saved = list(state_dict["param_groups"])
+        if len(saved) != len(self.param_groups):
+            raise ValueError(f"state_dict: has {len(saved)} param groups, the optimizer has {len(self.param_groups)}")
+        for gi, (g, s) in enumerate(zip(self.param_groups, saved)):
+            if len(s["params"]) != len(g["params"]):
+                raise ValueError(f"state_dict: param group {gi} has {len(s['params'])} params, "
+                                 f"the optimizer's has {len(g['params'])}")
+        index_map = {}
+        flat = []
+        for g, s in zip(self.param_groups, saved):
+            for key, p in zip(s["params"], g["params"]):
+                index_map[int(key)] = len(flat)
+                flat.append(p)
+        new_groups = []
+        for gi, (g, s) in enumerate(zip(self.param_groups, saved)):
+            ng = dict(g)
+            for key, v in s.items():
+                if key in ("params", "param_names"):
+                    continue
+                if isinstance(g.get(key), tuple) and isinstance(v, list):
+                    v = tuple(v)
+                ng[key] = v
+            self._check_group(ng, gi)
+            new_groups.append(ng)
+        labels = self._flat_labels()
+        new_state = {}
+        for key, st in state_dict["state"].items():
+            try:
+                i = index_map[int(key)]
+            except (KeyError, ValueError):
+                raise ValueError(f"state_dict: state key {key!r} is not a param index of the saved groups") from None
+            p = flat[i]
+            entry = {}
+            for name, v in st.items():
+                if name == "step":
+                    step = float(np.asarray(v))
+                    if not (step >= 0 and step == int(step)):
+                        raise ValueError(f"state_dict: 'step' of {labels[i]} must be a non-negative integer, got {v!r}")
+                    entry["step"] = int(step)
+                    continue
+                if v is None:
+                    continue
+                a = np.asarray(v)
+                if a.shape != p.shape:
+                    raise ValueError(f"state_dict: {name!r} of {labels[i]} has shape {a.shape}, the param {p.shape}")
+                entry[name] = np.array(a, dtype=p.dtype, order="C", copy=True)
+            if "step" not in entry:
+                entry["step"] = 1 if any(isinstance(v, np.ndarray) for v in entry.values()) else 0
+            new_state[id(p)] = entry
+        for g, ng in zip(self.param_groups, new_groups):
+            g.clear()
+            g.update(ng)
+        self._state = new_state
+        self._invalidate()
+        for hook in list(self._load_state_dict_post_hooks.values()):
+            hook(self)
+
+    def zero_grad(self, set_to_none=True):
+        """No-op kept for torch compatibility: fastopt never owns gradients."""
+
+    # ------------------------------------------------------------ hooks
+    def _register(self, hooks, hook, prepend=False):
+        key = next(_hook_ids)
+        hooks[key] = hook
+        if prepend:
+            hooks.move_to_end(key, last=False)
+        return _RemovableHandle(hooks, key)
+
+    def register_step_pre_hook(self, hook):
+        """``hook(optimizer, args, kwargs) -> None or (args, kwargs)`` before each step."""
+        return self._register(self._step_pre_hooks, hook)
+
+    def register_step_post_hook(self, hook):
+        """``hook(optimizer, args, kwargs) -> None`` after each step."""
+        return self._register(self._step_post_hooks, hook)
+
+    def register_state_dict_pre_hook(self, hook, prepend=False):
+        """``hook(optimizer) -> None`` before state_dict() builds its result."""
+        return self._register(self._state_dict_pre_hooks, hook, prepend)
+
+    def register_state_dict_post_hook(self, hook, prepend=False):
+        """``hook(optimizer, state_dict) -> None or state_dict`` after state_dict()."""
+        return self._register(self._state_dict_post_hooks, hook, prepend)
+
+    def register_load_state_dict_pre_hook(self, hook, prepend=False):
+        """``hook(optimizer, state_dict) -> None or state_dict`` before loading."""
+        return self._register(self._load_state_dict_pre_hooks, hook, prepend)
+
+    def register_load_state_dict_post_hook(self, hook, prepend=False):
+        """``hook(optimizer) -> None`` after loading."""
+        return self._register(self._load_state_dict_post_hooks, hook, prepend)
+
+    def __repr__(self):
+        lines = [f"{type(self).__name__} ("]
+        for i, g in enumerate(self.param_groups):
+            lines.append(f"Parameter Group {i}")
+            for k in sorted(g):
+                if k not in ("params", "param_names"):
+                    lines.append(f"    {k}: {g[k]}")
+        lines.append(")")
+        return "\n".join(lines)

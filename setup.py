@@ -1,0 +1,98 @@
+"""Build the fastopt extension: Cython binding + C engine + per-ISA kernels.
+
+Environment:
+  FASTOPT_NO_OPENMP=1   build the serial variant even if OpenMP works.
+  CC / CFLAGS           honoured as usual by setuptools.
+
+Portable by construction: no -march=native. AVX2/AVX-512 kernels are compiled
+under per-file target pragmas (csrc/isa/) and chosen at runtime.
+"""
+import os
+import subprocess
+import sys
+import sysconfig
+import tempfile
+
+import numpy as np
+from Cython.Build import cythonize
+from setuptools import Extension, setup
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+CSRC = "csrc"
+
+# Strict IEEE arithmetic (never -ffast-math/-Ofast: it would flip FTZ/DAZ for
+# the whole process); no FMA contraction so every ISA path agrees bitwise;
+# no errno from sqrt so it vectorises.
+COMPILE_ARGS = ["-O3", "-std=gnu11", "-fno-math-errno", "-ffp-contract=off", "-fvisibility=hidden"]
+OPENMP_PROBE = r"""
+#include <omp.h>
+#include <stdio.h>
+int main(void) {
+    int n = 0;
+    #pragma omp parallel reduction(+:n)
+    n += 1;
+    printf("%d\n", n > 0);
+    return n > 0 ? 0 : 1;
+}
+"""
+
+
+def _compiler():
+    cc = os.environ.get("CC") or sysconfig.get_config_var("CC") or "cc"
+    return cc.split()
+
+
+def openmp_flags():
+    """Compile, link and run a tiny OpenMP program; return the flags or None."""
+    if os.environ.get("FASTOPT_NO_OPENMP", "") not in ("", "0"):
+        print("fastopt: FASTOPT_NO_OPENMP set, building the serial variant", file=sys.stderr)
+        return None
+    flags = ["-fopenmp"]
+    with tempfile.TemporaryDirectory() as tmp:
+        src = os.path.join(tmp, "probe.c")
+        exe = os.path.join(tmp, "probe")
+        with open(src, "w") as f:
+            f.write(OPENMP_PROBE)
+        try:
+            subprocess.run(_compiler() + flags + [src, "-o", exe], check=True, capture_output=True, timeout=120)
+            out = subprocess.run([exe], check=True, capture_output=True, timeout=60).stdout.strip()
+        except (OSError, subprocess.SubprocessError) as exc:
+            print(f"fastopt: OpenMP probe failed ({exc}); building the serial variant", file=sys.stderr)
+            return None
+    if out != b"1":
+        print("fastopt: OpenMP probe ran but misbehaved; building the serial variant", file=sys.stderr)
+        return None
+    return flags
+
+
+def extension():
+    omp = openmp_flags()
+    sources = ["fastopt/_engine.pyx"] + sorted(
+        os.path.join(CSRC, f) for f in os.listdir(os.path.join(HERE, CSRC)) if f.endswith(".c")
+    ) + sorted(os.path.join(CSRC, "isa", f) for f in os.listdir(os.path.join(HERE, CSRC, "isa")) if f.endswith(".c"))
+    macros = [("NPY_NO_DEPRECATED_API", "NPY_1_25_API_VERSION")]
+    compile_args = list(COMPILE_ARGS)
+    link_args = []
+    if omp:
+        macros.append(("FASTOPT_OPENMP", "1"))
+        compile_args += omp
+        link_args += omp
+    return Extension(
+        "fastopt._engine",
+        sources=sources,
+        include_dirs=[np.get_include(), CSRC],
+        define_macros=macros,
+        extra_compile_args=compile_args,
+        extra_link_args=link_args,
+        depends=[os.path.join(CSRC, "fastopt.h"), os.path.join(CSRC, "rules.def")]
+        + [os.path.join(CSRC, "kernels", f) for f in os.listdir(os.path.join(HERE, CSRC, "kernels"))],
+    )
+
+
+setup(
+    ext_modules=cythonize(
+        [extension()],
+        compiler_directives={"language_level": "3"},
+        quiet=True,
+    ),
+)
