@@ -95,6 +95,12 @@ class SequentialLR(_ChildrenStateMixin, LRScheduler):
                 f"milestones must have len(schedulers) - 1 = {len(schedulers) - 1} entries,"
                 f" got {len(milestones)}"
             )
+        for i, sched in enumerate(schedulers[1:], start=1):
+            if isinstance(sched, ChainedScheduler):
+                raise ValueError(
+                    f"schedulers[{i}] is a ChainedScheduler, which SequentialLR cannot restart"
+                    " at a milestone; put it first, or chain SequentialLRs instead"
+                )
         self._schedulers = schedulers
         self._milestones = milestones
         self.optimizer = optimizer
@@ -159,4 +165,6 @@ class ChainedScheduler(_ChildrenStateMixin, LRScheduler):
         self._last_lr = [g["lr"] for g in param_groups(self.optimizer)]
 
     def get_lr(self) -> list[float]:
-        return self.get_last_lr()
+        raise NotImplementedError(
+            "ChainedScheduler has no learning rate of its own; use get_last_lr()"
+        )
