@@ -112,6 +112,9 @@ class Optimizer:
     rule = None
     #: Whether state_dict carries a per-param 'step' (torch's layout).
     step_in_state = True
+    #: Per-step input slots after the param slot (1 = grads; a rule may take
+    #: more, e.g. a diagonal Hessian estimate), bound anew at every step.
+    n_inputs = 1
 
     def __init__(self, params, defaults, *, n_threads=None, flush_denormals=False):
         self.defaults = dict(defaults)
@@ -195,7 +198,7 @@ class Optimizer:
         plans = []
         whole = len(by_dtype) == 1 and len(idx_all) == len(params)
         for idx in by_dtype.values():
-            slots = [[params[i] for i in idx], _engine.INPUT]
+            slots = [[params[i] for i in idx]] + [_engine.INPUT] * self.n_inputs
             for name in bufnames:
                 slots.append(None if name is None else [buffers[name][i] for i in idx])
             plans.append((None if whole else idx, _engine.Plan(slots, [labels[i] for i in idx])))
@@ -334,38 +337,51 @@ class Optimizer:
             loss, grads = res
         if grads is None:
             raise TypeError("step: pass grads, or a closure returning (loss, grads)")
-        self._apply(self._split_grads(grads))
+        self._apply([self._split_grads(grads)])
         for hook in list(self._step_post_hooks.values()):
             hook(self, args, kwargs)
         return loss
 
-    def _apply(self, per_group):
+    def _apply(self, inputs):
+        """Check everything, then update every group.
+
+        inputs: one entry per input slot (grads first), each a list with one
+        list of arrays per param group (see :meth:`_split_grads`)."""
         n_threads = _threads.resolve(self.n_threads)
         bound = []
         for gi, group in enumerate(self.param_groups):
             self._check_group(group, gi)
-            rt = self._runtime(gi)
-            bound.append(rt)
+            bound.append(self._runtime(gi))
         ws = self._writable_set()
         missing = []
-        for rt, g in zip(bound, per_group):
-            miss = []
-            for idx, plan in rt.plans:
-                m = plan.bind(1, g if idx is None else [g[i] for i in idx], ws)
-                if m:
-                    miss.extend(m if idx is None else [idx[i] for i in m])
+        for gi, rt in enumerate(bound):
+            miss = set()
+            for k, per_group in enumerate(inputs):
+                g = per_group[gi]
+                for idx, plan in rt.plans:
+                    m = plan.bind(1 + k, g if idx is None else [g[i] for i in idx], ws,
+                                  "grads" if k == 0 else self._input_names[k])
+                    miss.update(m if idx is None else [idx[i] for i in m])
             missing.append(miss)
         # Everything checked: from here on, write.
         for gi, (rt, group) in enumerate(zip(bound, self.param_groups)):
             if not missing[gi] and rt.step is not None:
                 self._commit_pending(rt, None)
                 step = rt.step + 1
-                scalars, flags = self._scalars(group, step)
                 for _, plan in rt.plans:
-                    plan.run(self._rule_id, scalars, flags, n_threads, self.flush_denormals)
+                    self._run_plan(plan, group, step, n_threads)
                 rt.step = step
             else:
-                self._apply_slow(gi, rt, group, per_group[gi], set(missing[gi]), n_threads)
+                self._apply_slow(gi, rt, group, [per_group[gi] for per_group in inputs], missing[gi], n_threads)
+
+    #: Names of the input slots, for error messages.
+    _input_names = ("grads",)
+
+    def _run_plan(self, plan, group, step, n_threads):
+        """Run this rule over one bound plan for step number `step`. Rules that
+        need several passes (per-tensor norms, trust ratios) override this."""
+        scalars, flags = self._scalars(group, step)
+        plan.run(self._rule_id, scalars, flags, n_threads, self.flush_denormals)
 
     def _commit_pending(self, rt, which):
         if not rt.pending:
@@ -379,7 +395,7 @@ class Optimizer:
         if which is not None or not rt.pending:
             self._writable = None
 
-    def _apply_slow(self, gi, rt, group, grads, missing, n_threads):
+    def _apply_slow(self, gi, rt, group, inputs, missing, n_threads):
         """Params without grads are skipped; params at different step counts
         get their own scalars. One plan per (step value, dtype) subset."""
         present = [j for j in range(len(rt.params)) if j not in missing]
@@ -390,18 +406,18 @@ class Optimizer:
         for n in rt.bufnames:
             if n is None:
                 continue
-            buffers[n] = [rt.pending.get(id(p), {}).get(n) if id(p) in rt.pending and n in rt.pending[id(p)]
-                          else self._state[id(p)][n] for p in rt.params]
+            buffers[n] = [rt.pending[id(p)][n] if n in rt.pending.get(id(p), ()) else self._state[id(p)][n]
+                          for p in rt.params]
         by_step = {}
         for j in present:
             by_step.setdefault(int(steps[j]), []).append(j)
         self._commit_pending(rt, set(present))
         for step, idx in sorted(by_step.items()):
-            scalars, flags = self._scalars(group, step + 1)
             for sub, plan in self._make_plans(rt.params, rt.bufnames, buffers, rt.labels, idx):
                 sel = idx if sub is None else sub
-                plan.bind(1, [grads[j] for j in sel], None)
-                plan.run(self._rule_id, scalars, flags, n_threads, self.flush_denormals)
+                for k, per_param in enumerate(inputs):
+                    plan.bind(1 + k, [per_param[j] for j in sel], None)
+                self._run_plan(plan, group, step + 1, n_threads)
             steps[idx] += 1
         rt.step = int(steps[0]) if steps.size and bool((steps == steps[0]).all()) else None
         self._writable = None

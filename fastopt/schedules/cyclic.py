@@ -111,7 +111,7 @@ class Cyclic(Schedule):
         if self.mode == "triangular":
             return np.ones_like(t)
         if self.mode == "triangular2":
-            return 1.0 / np.power(2.0, cycle - 1.0)
+            return np.power(0.5, cycle - 1.0)  # = 1 / 2**(c-1), exactly
         return np.power(self.gamma, t)
 
     def _value(self, t: np.ndarray) -> np.ndarray:
