@@ -16,6 +16,7 @@ import tempfile
 import numpy as np
 from Cython.Build import cythonize
 from setuptools import Extension, setup
+from setuptools.command.build_ext import build_ext
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 CSRC = "csrc"
@@ -89,7 +90,17 @@ def extension():
     )
 
 
+class ParallelBuildExt(build_ext):
+    """Compile the C sources in parallel (one job per CPU) unless told otherwise."""
+
+    def finalize_options(self):
+        super().finalize_options()
+        if not self.parallel:
+            self.parallel = os.cpu_count() or 1
+
+
 setup(
+    cmdclass={"build_ext": ParallelBuildExt},
     ext_modules=cythonize(
         [extension()],
         compiler_directives={"language_level": "3"},

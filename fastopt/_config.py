@@ -24,7 +24,8 @@ def _select_from_env():
     return ISA_LEVELS[level]
 
 
-_engine.set_isa(_select_from_env())
+_CAP = _select_from_env()
+_engine.set_isa(_CAP)
 
 
 def get_cpu():
@@ -33,20 +34,24 @@ def get_cpu():
 
 
 def set_cpu(level):
-    """Select an ISA level; it must be compiled in and supported by this CPU."""
+    """Select an ISA level; it must be compiled in, supported by this CPU, and
+    not above the ``FASTOPT_CPU`` cap."""
+    if level in ISA_LEVELS and ISA_LEVELS.index(level) > ISA_LEVELS.index(_CAP):
+        raise ValueError(f"ISA level {level!r} is above the FASTOPT_CPU cap {_CAP!r}")
     _engine.set_isa(level)
 
 
 def available_cpus():
-    """The ISA levels that can run here, lowest first."""
-    return _engine.isa_supported()
+    """The ISA levels that can run here (compiled, supported, within the
+    ``FASTOPT_CPU`` cap), lowest first."""
+    return tuple(i for i in _engine.isa_supported() if ISA_LEVELS.index(i) <= ISA_LEVELS.index(_CAP))
 
 
 @contextlib.contextmanager
 def use_cpu(level):
     """Context manager that runs kernels at `level` and restores the previous one."""
     old = _engine.get_isa()
-    _engine.set_isa(level)
+    set_cpu(level)
     try:
         yield
     finally:
