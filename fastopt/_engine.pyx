@@ -163,6 +163,7 @@ cdef inline bint _same_shape(cnp.ndarray a, cnp.ndarray b):
         return False
     cdef cnp.npy_intp *da = cnp.PyArray_DIMS(a)
     cdef cnp.npy_intp *db = cnp.PyArray_DIMS(b)
+    cdef int k
     for k in range(nd):
         if da[k] != db[k]:
             return False
@@ -241,7 +242,7 @@ cdef class WritableSet:
         if hi <= lo or self.n == 0:
             return None
         # last range starting before hi
-        cdef Py_ssize_t a = 0, b = self.n
+        cdef Py_ssize_t a = 0, b = self.n, m
         while a < b:
             m = (a + b) >> 1
             if self.lo[m] < hi:
