@@ -184,7 +184,7 @@ def check_params(list arrays, list labels, str what="params"):
     cdef Py_ssize_t i
     for i in range(len(arrays)):
         a = arrays[i]
-        if not isinstance(a, np.ndarray):
+        if not isinstance(a, cnp.ndarray):
             raise TypeError(f"{labels[i]}: expected a numpy.ndarray, got {type(a).__name__}")
         if _dtype_code(<cnp.ndarray>a) < 0:
             raise TypeError(f"{labels[i]}: dtype must be float32 or float64, got {a.dtype}")
@@ -276,6 +276,8 @@ cdef class Plan:
     cdef list slots
     cdef list bound           # per slot: list of bound arrays (keeps copies alive)
     cdef bint busy
+    cdef bint is_input[FO_MAX_SLOTS]
+    cdef bint is_bound[FO_MAX_SLOTS]
 
     def __cinit__(self, list slots, list labels):
         memset(&self.plan, 0, sizeof(fo_plan))
@@ -313,7 +315,9 @@ cdef class Plan:
                 entry = slots[k]
                 for t in range(self.n):
                     self.base[k * self.n + t] = NULL
-                if entry is None or (isinstance(entry, str) and entry == INPUT):
+                self.is_input[k] = isinstance(entry, str) and entry == INPUT
+                self.is_bound[k] = False
+                if entry is None or self.is_input[k]:
                     continue
                 if len(entry) != self.n:
                     raise ValueError(f"slot {k}: expected {self.n} arrays, got {len(entry)}")
@@ -388,8 +392,9 @@ cdef class Plan:
         temporary; one that overlaps any buffer in `writable` is refused.
         Returns the list of positions whose entry is None (not bound).
         """
-        if not (0 < slot < self.n_slots) or not (isinstance(self.slots[slot], str)):
+        if not (0 < slot < self.n_slots) or not self.is_input[slot]:
             raise ValueError(f"slot {slot} is not an input slot")
+        self.is_bound[slot] = False
         if len(arrays) != self.n:
             raise ValueError(f"{what}: expected {self.n} arrays, got {len(arrays)}")
         cdef Py_ssize_t t
@@ -403,7 +408,7 @@ cdef class Plan:
                 missing.append(t)
                 self.base[slot * self.n + t] = NULL
                 continue
-            if not isinstance(x, np.ndarray):
+            if not isinstance(x, cnp.ndarray):
                 try:
                     x = np.asarray(x)
                 except Exception as exc:
@@ -422,6 +427,7 @@ cdef class Plan:
             keep[t] = a
             self.base[slot * self.n + t] = <char *>cnp.PyArray_DATA(a)
         self.bound[slot] = keep
+        self.is_bound[slot] = True
         return missing
 
     def run(self, int rule, scalars, int64_t flags, int n_threads, bint ftz=False,
@@ -452,7 +458,7 @@ cdef class Plan:
         if fn == NULL:
             raise ValueError(f"no kernel for rule {rule} at ISA {ISA_NAMES[_isa]}")
         for k in range(self.n_slots):
-            if isinstance(self.slots[k], str) and self.bound[k] is None:
+            if self.is_input[k] and not self.is_bound[k]:
                 raise RuntimeError(f"input slot {k} was not bound before run()")
         cdef cnp.ndarray pt, ob
         cdef double *outp = NULL
@@ -478,5 +484,6 @@ cdef class Plan:
         finally:
             self.busy = False
             for k in range(self.n_slots):
-                if isinstance(self.slots[k], str):
+                if self.is_input[k]:
                     self.bound[k] = None
+                    self.is_bound[k] = False

@@ -17,6 +17,9 @@ from . import _engine
 
 _user_threads = None
 _physical = None
+_OPENMP = _engine.openmp_enabled()
+# The OpenMP runtime reads OMP_NUM_THREADS once, at startup; so do we.
+_OMP_ENV = "OMP_NUM_THREADS" in os.environ
 
 
 def physical_cores():
@@ -55,13 +58,13 @@ def set_num_threads(n):
 
 def get_num_threads():
     """The number of threads fastopt uses by default (see module docstring)."""
-    if not _engine.openmp_enabled():
+    if not _OPENMP:
         return 1
     if _user_threads is not None:
         return _user_threads
     n = _engine.omp_max_threads()
-    if "OMP_NUM_THREADS" not in os.environ:
-        n = min(n, physical_cores())
+    if not _OMP_ENV:
+        n = min(n, _physical or physical_cores())
     return max(1, n)
 
 
@@ -69,7 +72,7 @@ def resolve(n_threads):
     """An optimizer's ``n_threads`` argument -> the count for this call."""
     if n_threads is None:
         return get_num_threads()
-    return n_threads if _engine.openmp_enabled() else 1
+    return n_threads if _OPENMP else 1
 
 
 def check_n_threads(n_threads):

@@ -13,6 +13,7 @@ written, state_dict in torch's layout, hooks. One ``step()`` makes one C call
 per param group and dtype.
 """
 import itertools
+import operator
 from collections import OrderedDict
 from collections.abc import Mapping, MutableMapping
 
@@ -125,6 +126,8 @@ class Optimizer:
         self._runtimes = []
         self._writable = None
         self._rule_id = _engine.RULES[self.rule]
+        self._hyper_of = operator.itemgetter(*self.defaults) if len(self.defaults) > 1 else None
+        self._validated = []
         self._step_pre_hooks = OrderedDict()
         self._step_post_hooks = OrderedDict()
         self._state_dict_pre_hooks = OrderedDict()
@@ -185,6 +188,7 @@ class Optimizer:
                 raise ValueError(f"param group {index}: parameter name {dup[0]!r} is used twice")
         self._check_group(group, index)
         self.param_groups.append(group)
+        self._validated.append(None)
         self._runtimes.append(None)
         self._writable = None
 
@@ -276,7 +280,12 @@ class Optimizer:
         return self._writable
 
     def _split_grads(self, grads):
-        sizes = [len(g["params"]) for g in self.param_groups]
+        groups = self.param_groups
+        if len(groups) == 1 and type(grads) is list:  # the common case, no copy
+            if len(grads) != len(groups[0]["params"]):
+                raise ValueError(f"grads: expected {len(groups[0]['params'])} arrays (one per param), got {len(grads)}")
+            return [grads]
+        sizes = [len(g["params"]) for g in groups]
         total = sum(sizes)
         if isinstance(grads, Mapping):
             if any(g.get("param_names") is None for g in self.param_groups):
@@ -323,12 +332,22 @@ class Optimizer:
         Every grad, hyperparameter and shape is checked before anything is
         written: a step that raises leaves params and state as they were.
         """
+        if self._step_pre_hooks or self._step_post_hooks:
+            return self._step_with_hooks(grads, closure)
+        return self._step(grads, closure)
+
+    def _step_with_hooks(self, grads, closure):
         args, kwargs = (grads,), {"closure": closure}
         for hook in list(self._step_pre_hooks.values()):
             res = hook(self, args, kwargs)
             if res is not None:
                 args, kwargs = res
-        grads, closure = args[0], kwargs.get("closure")
+        loss = self._step(args[0] if args else kwargs.get("grads"), kwargs.get("closure"))
+        for hook in list(self._step_post_hooks.values()):
+            hook(self, args, kwargs)
+        return loss
+
+    def _step(self, grads, closure):
         loss = None
         if closure is not None:
             res = closure()
@@ -338,8 +357,6 @@ class Optimizer:
         if grads is None:
             raise TypeError("step: pass grads, or a closure returning (loss, grads)")
         self._apply([self._split_grads(grads)])
-        for hook in list(self._step_post_hooks.values()):
-            hook(self, args, kwargs)
         return loss
 
     def _apply(self, inputs):
@@ -349,8 +366,14 @@ class Optimizer:
         list of arrays per param group (see :meth:`_split_grads`)."""
         n_threads = _threads.resolve(self.n_threads)
         bound = []
+        validated = self._validated
+        hyper_of = self._hyper_of
         for gi, group in enumerate(self.param_groups):
-            self._check_group(group, gi)
+            # Groups are writable: re-validate, but only when a value changed.
+            key = hyper_of(group) if hyper_of is not None else None
+            if key is None or key != validated[gi]:
+                self._check_group(group, gi)
+                validated[gi] = key
             bound.append(self._runtime(gi))
         ws = self._writable_set()
         missing = []
@@ -542,6 +565,7 @@ class Optimizer:
         for g, ng in zip(self.param_groups, new_groups):
             g.clear()
             g.update(ng)
+        self._validated = [None] * len(self.param_groups)
         self._state = new_state
         self._invalidate()
         for hook in list(self._load_state_dict_post_hooks.values()):
