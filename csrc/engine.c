@@ -79,7 +79,7 @@ int fo_plan_init(fo_plan *plan, const int64_t *sizes, int64_t n_tensors, int64_t
 
 /* Run the spans of chunk c. */
 static inline void run_chunk(const fo_plan *plan, int64_t c, fo_kernel_fn fn, const fo_hyper *h,
-                             char *const *base, int n_slots, int elsize, double *out)
+                             char *const *base, int n_slots, int elsize, unsigned int fixed_mask, double *out)
 {
     char *ptr[FO_MAX_SLOTS];
     const int64_t nt = plan->n_tensors;
@@ -88,14 +88,14 @@ static inline void run_chunk(const fo_plan *plan, int64_t c, fo_kernel_fn fn, co
         const int64_t byte_off = sp->offset * (int64_t)elsize;
         for (int k = 0; k < n_slots; k++) {
             char *b = base[(int64_t)k * nt + sp->tensor];
-            ptr[k] = b ? b + byte_off : NULL;
+            ptr[k] = (b && !((fixed_mask >> k) & 1u)) ? b + byte_off : b;
         }
         fn(h, ptr, sp, out ? out + s * FO_OUT_WIDTH : NULL);
     }
 }
 
 void fo_run(const fo_plan *plan, fo_kernel_fn fn, const fo_hyper *h, char *const *base, int n_slots,
-            int elsize, int n_threads, double *out, int ftz)
+            int elsize, unsigned int fixed_mask, int n_threads, double *out, int ftz)
 {
     const int64_t n_chunks = plan->n_chunks;
     if (n_chunks == 0) return;
@@ -110,7 +110,7 @@ void fo_run(const fo_plan *plan, fo_kernel_fn fn, const fo_hyper *h, char *const
 #if FO_HAVE_MXCSR
         if (ftz) _mm_setcsr(csr_caller | FO_MXCSR_FTZ_DAZ);
 #endif
-        for (int64_t c = 0; c < n_chunks; c++) run_chunk(plan, c, fn, h, base, n_slots, elsize, out);
+        for (int64_t c = 0; c < n_chunks; c++) run_chunk(plan, c, fn, h, base, n_slots, elsize, fixed_mask, out);
 #if FO_HAVE_MXCSR
         if (ftz) _mm_setcsr(csr_caller);
 #endif
@@ -124,7 +124,7 @@ void fo_run(const fo_plan *plan, fo_kernel_fn fn, const fo_hyper *h, char *const
         if (ftz) _mm_setcsr(csr | FO_MXCSR_FTZ_DAZ);
 #endif
 #pragma omp for schedule(dynamic, 1)
-        for (int64_t c = 0; c < n_chunks; c++) run_chunk(plan, c, fn, h, base, n_slots, elsize, out);
+        for (int64_t c = 0; c < n_chunks; c++) run_chunk(plan, c, fn, h, base, n_slots, elsize, fixed_mask, out);
 #if FO_HAVE_MXCSR
         if (ftz) _mm_setcsr(csr);
 #endif

@@ -91,6 +91,9 @@ void fo_plan_free(fo_plan *plan);
  *   base:      n_slots * n_tensors pointers, slot-major (base[k * n_tensors + t]);
  *              NULL entries stay NULL.
  *   elsize:    bytes per element (all slots share the dtype).
+ *   fixed_mask: bit k set = slot k's pointers are passed as they are, not
+ *              advanced to the span's offset (per-tensor arrays of another
+ *              shape that the kernel indexes itself, e.g. factored statistics).
  *   n_threads: threads to use; <= 1, or a workload below the serial threshold,
  *              never enters an OpenMP region.
  *   out:       n_spans * FO_OUT_WIDTH doubles for reducing kernels, else NULL.
@@ -98,7 +101,7 @@ void fo_plan_free(fo_plan *plan);
  *              the duration of the call and restores the previous mode.
  * Results never depend on n_threads: spans are fixed by the plan.           */
 void fo_run(const fo_plan *plan, fo_kernel_fn fn, const fo_hyper *h, char *const *base, int n_slots,
-            int elsize, int n_threads, double *out, int ftz);
+            int elsize, unsigned int fixed_mask, int n_threads, double *out, int ftz);
 
 /* Workloads with fewer elements than this run on the calling thread. */
 int64_t fo_serial_threshold(void);

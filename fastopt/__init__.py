@@ -14,10 +14,13 @@ from .sgd import SGD
 from .adam import Adam, AdamW
 from .serialization import load, save
 from . import functional
+from . import lr_scheduler, schedules
+from .plotting import plot_schedule
 
 __all__ = [
     "Optimizer", "SGD", "Adam", "AdamW",
     "functional", "save", "load",
+    "lr_scheduler", "schedules", "plot_schedule",
     "get_num_threads", "set_num_threads",
     "show_config", "config", "get_cpu", "set_cpu", "use_cpu", "available_cpus",
 ]

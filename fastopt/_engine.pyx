@@ -52,7 +52,7 @@ cdef extern from "fastopt.h" nogil:
     int fo_plan_init(fo_plan *plan, const int64_t *sizes, int64_t n_tensors, int64_t block)
     void fo_plan_free(fo_plan *plan)
     void fo_run(const fo_plan *plan, fo_kernel_fn fn, const fo_hyper *h, char *const *base, int n_slots,
-                int elsize, int n_threads, double *out, int ftz)
+                int elsize, unsigned int fixed_mask, int n_threads, double *out, int ftz)
     int64_t fo_serial_threshold()
     void fo_set_serial_threshold(int64_t n)
     fo_kernel_fn fo_kernel(int rule, int dtype, int isa)
@@ -90,6 +90,13 @@ ISA_NAMES = tuple(fo_isa_name(i).decode() for i in range(FO_N_ISAS))
 
 #: Marks a slot of a Plan that is bound anew every step (grads, ...).
 INPUT = "input"
+
+
+class Fixed(list):
+    """A Plan slot of per-tensor arrays of any shape (same dtype) that the
+    kernel indexes itself: the driver passes their base pointers without
+    advancing them to the span's offset (e.g. factored row/column statistics).
+    """
 
 cdef int _isa = fo_isa_best()
 
@@ -149,6 +156,9 @@ def set_serial_threshold(int64_t n):
 
 # ---------------------------------------------------------------- helpers
 cdef inline int _dtype_code(cnp.ndarray a):
+    """FO_F32/FO_F64 for native-byte-order float32/float64 arrays, else -1."""
+    if not cnp.PyArray_ISNOTSWAPPED(a):
+        return -1
     cdef int t = cnp.PyArray_TYPE(a)
     if t == cnp.NPY_FLOAT32:
         return FO_F32
@@ -187,6 +197,8 @@ def check_params(list arrays, list labels, str what="params"):
         if not isinstance(a, cnp.ndarray):
             raise TypeError(f"{labels[i]}: expected a numpy.ndarray, got {type(a).__name__}")
         if _dtype_code(<cnp.ndarray>a) < 0:
+            if not cnp.PyArray_ISNOTSWAPPED(<cnp.ndarray>a):
+                raise TypeError(f"{labels[i]}: dtype must be float32 or float64 in native byte order, got {a.dtype.str}")
             raise TypeError(f"{labels[i]}: dtype must be float32 or float64, got {a.dtype}")
         if not cnp.PyArray_IS_C_CONTIGUOUS(<cnp.ndarray>a):
             raise ValueError(f"{labels[i]}: must be C-contiguous")
@@ -237,6 +249,11 @@ cdef class WritableSet:
         free(self.lo)
         free(self.hi)
 
+    def owner_of(self, a):
+        """The owner label of a buffer overlapping array `a`'s memory, or None."""
+        cdef cnp.ndarray arr = np.asarray(a)
+        return self.find(_lo(arr), _hi(arr))
+
     cdef object find(self, uintptr_t lo, uintptr_t hi):
         """The owner of a range overlapping [lo, hi), or None."""
         if hi <= lo or self.n == 0:
@@ -278,6 +295,7 @@ cdef class Plan:
     cdef bint busy
     cdef bint is_input[FO_MAX_SLOTS]
     cdef bint is_bound[FO_MAX_SLOTS]
+    cdef unsigned int fixed_mask
 
     def __cinit__(self, list slots, list labels):
         memset(&self.plan, 0, sizeof(fo_plan))
@@ -321,11 +339,14 @@ cdef class Plan:
                     continue
                 if len(entry) != self.n:
                     raise ValueError(f"slot {k}: expected {self.n} arrays, got {len(entry)}")
+                fixed = isinstance(entry, Fixed)
+                if fixed:
+                    self.fixed_mask |= 1u << k
                 for t in range(self.n):
                     a = entry[t]
                     p = params[t]
-                    if k and (_dtype_code(a) != self.dtype or not _same_shape(a, p)
-                              or not cnp.PyArray_IS_C_CONTIGUOUS(a) or not cnp.PyArray_ISWRITEABLE(a)):
+                    if k and (_dtype_code(a) != self.dtype or not cnp.PyArray_IS_C_CONTIGUOUS(a)
+                              or not cnp.PyArray_ISWRITEABLE(a) or (not fixed and not _same_shape(a, p))):
                         raise ValueError(f"{labels[t]}: state buffer of slot {k} does not match the param")
                     self.base[k * self.n + t] = <char *>cnp.PyArray_DATA(a)
             if fo_plan_init(&self.plan, sizes, self.n, FO_BLOCK) != 0:
@@ -414,6 +435,8 @@ cdef class Plan:
                 except Exception as exc:
                     raise TypeError(f"{what} for {self.labels[t]}: cannot convert {type(x).__name__} to an array") from exc
             a = x
+            if not cnp.PyArray_ISNOTSWAPPED(a) and cnp.PyArray_TYPE(a) == cnp.PyArray_TYPE(p):
+                a = np.ascontiguousarray(a, dtype=p.dtype)  # byte-swapped: read a native copy
             if _dtype_code(a) != self.dtype or cnp.PyArray_TYPE(a) != cnp.PyArray_TYPE(p):
                 raise TypeError(f"{what} for {self.labels[t]}: dtype {a.dtype} does not match the param's {p.dtype}")
             if not _same_shape(a, p):
@@ -431,7 +454,7 @@ cdef class Plan:
         return missing
 
     def run(self, int rule, scalars, int64_t flags, int n_threads, bint ftz=False,
-            per_tensor=None, out=None):
+            per_tensor=None, out=None, bint keep_inputs=False):
         """Apply `rule` to every tensor in one C call with the GIL released.
 
         Args:
@@ -445,6 +468,9 @@ cdef class Plan:
             per_tensor: optional C-contiguous float64 array (n_tensors, w).
             out: optional C-contiguous float64 array (n_spans, OUT_WIDTH) that
                 a reducing rule fills per span.
+            keep_inputs: keep the input slots bound after the call (for rules
+                that make several passes over the same grads); by default they
+                are released so the step's grads are not kept alive.
         """
         cdef fo_hyper h
         cdef Py_ssize_t k, ns = len(scalars)
@@ -480,10 +506,11 @@ cdef class Plan:
         self.busy = True
         try:
             with nogil:
-                fo_run(&self.plan, fn, &h, self.base, self.n_slots, self.elsize, n_threads, outp, ftz)
+                fo_run(&self.plan, fn, &h, self.base, self.n_slots, self.elsize, self.fixed_mask,
+                       n_threads, outp, ftz)
         finally:
             self.busy = False
             for k in range(self.n_slots):
-                if self.is_input[k]:
+                if self.is_input[k] and not keep_inputs:
                     self.bound[k] = None
                     self.is_bound[k] = False

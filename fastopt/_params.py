@@ -42,6 +42,8 @@ def normalize_groups(params):
     """params argument -> list of group dicts with 'params' (list) and maybe 'param_names'."""
     if isinstance(params, dict) and "params" in params and not all(isinstance(v, np.ndarray) for v in params.values()):
         params = [params]
+    if isinstance(params, dict) and not params:
+        raise ValueError("params: optimizer got an empty parameter list")
     if isinstance(params, (dict, np.ndarray)):
         groups = [{"params": params}]
     else:

@@ -11,7 +11,10 @@
 
 A serial build always reports 1.
 """
+import numbers
 import os
+
+import numpy as np
 
 from . import _engine
 
@@ -50,10 +53,7 @@ def set_num_threads(n):
         n: a positive int, or None to go back to the automatic choice.
     """
     global _user_threads
-    if n is not None:
-        if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-            raise ValueError(f"n_threads: expected a positive int or None, got {n!r}")
-    _user_threads = n
+    _user_threads = check_n_threads(n)
 
 
 def get_num_threads():
@@ -76,6 +76,9 @@ def resolve(n_threads):
 
 
 def check_n_threads(n_threads):
-    if n_threads is not None and (isinstance(n_threads, bool) or not isinstance(n_threads, int) or n_threads < 1):
+    """None, or a positive integer (int or numpy integer) -> int."""
+    if n_threads is None:
+        return None
+    if isinstance(n_threads, (bool, np.bool_)) or not isinstance(n_threads, numbers.Integral) or n_threads < 1:
         raise ValueError(f"n_threads: expected a positive int or None, got {n_threads!r}")
-    return n_threads
+    return int(n_threads)

@@ -8,6 +8,8 @@ every step, because ``param_groups`` is writable.
 import math
 import numbers
 
+import numpy as np
+
 
 def _where(group_index):
     return "" if group_index is None else f" (param group {group_index})"
@@ -56,6 +58,22 @@ def betas(name, value, group_index=None, n=2):
 
 
 def boolean(name, value, group_index=None):
-    if not isinstance(value, (bool, int)) or value not in (0, 1):
-        raise TypeError(f"{name}: expected a bool, got {value!r}{_where(group_index)}")
-    return bool(value)
+    """A bool (also numpy.bool_ or an integral 0/1)."""
+    if isinstance(value, (bool, np.bool_)):
+        return bool(value)
+    if isinstance(value, numbers.Integral) and value in (0, 1):
+        return bool(value)
+    raise TypeError(f"{name}: expected a bool, got {value!r}{_where(group_index)}")
+
+
+def integer(name, value, minimum=None, group_index=None):
+    """An integral value (int or numpy integer, not bool), optionally >= minimum."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
+        if isinstance(value, (float, np.floating)) and float(value).is_integer():
+            value = int(value)
+        else:
+            raise TypeError(f"{name}: expected an integer, got {value!r}{_where(group_index)}")
+    value = int(value)
+    if minimum is not None and value < minimum:
+        raise ValueError(f"{name}: expected an integer >= {minimum}, got {value}{_where(group_index)}")
+    return value

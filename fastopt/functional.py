@@ -13,6 +13,7 @@ many small tensors prefer the classes.
 import numpy as np
 
 from . import _engine, _threads
+from . import _validation as V
 from .adam import Adam
 from .sgd import SGD
 
@@ -55,7 +56,7 @@ def _run(rule_cls, group, params, grads, buffers, bufnames, steps, n_threads, fl
         raise ValueError(f"{owners[hit[1]]}: shares memory with {owners[hit[0]]}")
     if isinstance(steps, (int, np.integer)) and not isinstance(steps, bool):
         steps = [int(steps)] * n
-    steps = [int(s) for s in steps]
+    steps = [V.integer("step", s) for s in steps]
     if len(steps) != n:
         raise ValueError(f"step: expected an int or {n} counts, got {len(steps)}")
     if any(s < 1 for s in steps):

@@ -20,6 +20,7 @@ from collections.abc import Mapping, MutableMapping
 import numpy as np
 
 from . import _engine, _threads
+from . import _validation as V
 from ._params import check_new_params, label, normalize_groups
 
 __all__ = ["Optimizer"]
@@ -62,6 +63,55 @@ class _Runtime:
         if self.step is not None:
             self.steps.fill(self.step)
         return self.steps
+
+
+class ParamState(dict):
+    """One param's state: a dict whose edits (assigning or deleting a key)
+    make the optimizer re-read its state at the next step. Buffers are the
+    live arrays the kernels update in place."""
+
+    __slots__ = ("_opt",)
+
+    def __init__(self, opt, *args):
+        super().__init__(*args)
+        self._opt = opt
+
+    def _edit(self):
+        opt = self._opt
+        if opt is not None:
+            opt._invalidate()
+
+    def __setitem__(self, key, value):
+        self._edit()
+        super().__setitem__(key, value)
+
+    def __delitem__(self, key):
+        self._edit()
+        super().__delitem__(key)
+
+    def update(self, *args, **kwargs):
+        self._edit()
+        super().update(*args, **kwargs)
+
+    def pop(self, *args):
+        self._edit()
+        return super().pop(*args)
+
+    def popitem(self):
+        self._edit()
+        return super().popitem()
+
+    def clear(self):
+        self._edit()
+        super().clear()
+
+    def setdefault(self, key, default=None):
+        if key not in self:
+            self._edit()
+        return super().setdefault(key, default)
+
+    def __reduce__(self):
+        return dict, (dict(self),)
 
 
 class StateView(Mapping):
@@ -120,7 +170,7 @@ class Optimizer:
     def __init__(self, params, defaults, *, n_threads=None, flush_denormals=False):
         self.defaults = dict(defaults)
         self.n_threads = _threads.check_n_threads(n_threads)
-        self.flush_denormals = bool(flush_denormals)
+        self.flush_denormals = V.boolean("flush_denormals", flush_denormals)
         self.param_groups = []
         self._state = {}
         self._runtimes = []
@@ -215,6 +265,7 @@ class Optimizer:
         names = group.get("param_names")
         labels = [label(offset + j, names[j] if names is not None else None) for j in range(len(params))]
         rt_old = self._runtimes[gi]
+        self._sync_steps([rt_old])
         if rt_old is None or len(rt_old.params) != len(params) or any(a is not b for a, b in zip(rt_old.params, params)):
             flat = self._flat_params()
             _engine.check_params(params, labels)
@@ -414,7 +465,10 @@ class Optimizer:
                 continue
             new = rt.pending.pop(id(p), None)
             if new:
-                self._state.setdefault(id(p), {}).update(new)
+                st = self._state.get(id(p))
+                if st is None:
+                    st = self._state[id(p)] = ParamState(self)
+                dict.update(st, new)
         if which is not None or not rt.pending:
             self._writable = None
 
@@ -446,27 +500,32 @@ class Optimizer:
         self._writable = None
 
     # ------------------------------------------------------------ state
-    def _sync_steps(self):
-        """Write the runtimes' step counters into the per-param state dicts."""
-        for rt in self._runtimes:
+    def _sync_steps(self, runtimes=None):
+        """Write the runtimes' step counters into the per-param state dicts
+        (the runtimes count steps; the dicts are read when a runtime is built)."""
+        for rt in (self._runtimes if runtimes is None else runtimes):
             if rt is None:
                 continue
             steps = rt.step_array()
             for j, p in enumerate(rt.params):
                 st = self._state.get(id(p))
+                # A param without state (a rule with no buffers, e.g. plain
+                # SGD) has nothing that depends on its count: keep it stateless.
                 if st is not None:
-                    st["step"] = int(steps[j])
+                    dict.__setitem__(st, "step", int(steps[j]))
 
-    def _invalidate(self):
+    def _invalidate(self, sync=True):
+        """Drop the cached runtimes (after saving their step counts)."""
+        if sync:
+            self._sync_steps()
         self._runtimes = [None] * len(self.param_groups)
         self._writable = None
 
     @property
     def state(self):
-        """Per-param state (see :class:`StateView`). Accessing it hands out the
-        live dicts, so the next step re-reads them (edits take effect)."""
+        """Per-param state (see :class:`StateView` and :class:`ParamState`):
+        live dicts; assigning a key takes effect at the next step."""
         self._sync_steps()
-        self._invalidate()
         return StateView(self)
 
     def state_dict(self):
@@ -561,13 +620,13 @@ class Optimizer:
                 entry[name] = np.array(a, dtype=p.dtype, order="C", copy=True)
             if "step" not in entry:
                 entry["step"] = 1 if any(isinstance(v, np.ndarray) for v in entry.values()) else 0
-            new_state[id(p)] = entry
+            new_state[id(p)] = ParamState(self, entry)
         for g, ng in zip(self.param_groups, new_groups):
             g.clear()
             g.update(ng)
         self._validated = [None] * len(self.param_groups)
         self._state = new_state
-        self._invalidate()
+        self._invalidate(sync=False)
         for hook in list(self._load_state_dict_post_hooks.values()):
             hook(self)
 

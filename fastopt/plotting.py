@@ -105,7 +105,7 @@ def plot_schedule(
         ImportError: if matplotlib is missing (``pip install fastopt[plot]``).
 
     Example:
-        >>> from fastopt import plot_schedule
+        >>> from fastopt.plotting import plot_schedule  # also fastopt.plot_schedule
         >>> from fastopt.schedules import WarmupCosineDecay
         >>> ax = plot_schedule(WarmupCosineDecay(0.1, 100, 1000), 1000)  # doctest: +SKIP
     """

@@ -23,7 +23,7 @@ from __future__ import annotations
 import copy
 import types
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from ..schedules._validation import check_increasing, check_int
@@ -61,9 +61,11 @@ def per_group(name: str, optimizer: Any, value: Any) -> list[Any]:
 
 def check_milestones(name: str, milestones: Sequence[int], positive: bool = False) -> list[int]:
     """Milestones: integers, strictly increasing, ``>= 0`` (``> 0`` if asked)."""
-    values = check_increasing(name, milestones)
+    if isinstance(milestones, (str, bytes)) or not isinstance(milestones, Iterable):
+        raise TypeError(f"{name} must be a sequence of integers, got {milestones!r}")
+    milestones = list(milestones)
     out = [check_int(f"{name}[{i}]", m, minimum=1 if positive else 0) for i, m in enumerate(milestones)]
-    assert len(values) == len(out)
+    check_increasing(name, out)
     return out
 
 

@@ -295,8 +295,14 @@ class OneCycleLR(_MomentumStateMixin, LRScheduler):
         self.cycle_momentum = check_bool("cycle_momentum", cycle_momentum)
         if self.cycle_momentum:
             self._momentum_key = _momentum_key_or_raise(optimizer)
-            his = [check_range("max_momentum", v, 0.0, 1.0) for v in per_group("max_momentum", optimizer, max_momentum)]
-            los = [check_range("base_momentum", v, 0.0, 1.0) for v in per_group("base_momentum", optimizer, base_momentum)]
+            his = [
+                check_range("max_momentum", v, 0.0, 1.0)
+                for v in per_group("max_momentum", optimizer, max_momentum)
+            ]
+            los = [
+                check_range("base_momentum", v, 0.0, 1.0)
+                for v in per_group("base_momentum", optimizer, base_momentum)
+            ]
             if last_epoch == -1:
                 for hi, lo, group in zip(his, los, groups):
                     set_momentum(group, self._momentum_key, hi)

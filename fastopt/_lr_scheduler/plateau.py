@@ -59,7 +59,8 @@ class ReduceLROnPlateau(LRScheduler):
         self.factor = check_range("factor", factor, 0.0, 1.0, high_open=True)
         self.optimizer = optimizer
         if isinstance(min_lr, (list, tuple)):
-            self.min_lrs = [check_nonneg(f"min_lr[{i}]", v) for i, v in enumerate(per_group("min_lr", optimizer, min_lr))]
+            values = per_group("min_lr", optimizer, min_lr)
+            self.min_lrs = [check_nonneg(f"min_lr[{i}]", v) for i, v in enumerate(values)]
             self.default_min_lr = None
         else:
             self.default_min_lr = check_nonneg("min_lr", min_lr)

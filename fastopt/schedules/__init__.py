@@ -12,8 +12,8 @@ Example:
     >>> s = WarmupCosineDecay(peak_value=0.1, warmup_steps=10, total_steps=100)
     >>> s(5)
     0.05
-    >>> s(np.arange(0, 101, 50))
-    array([0.  , 0.05..., 0.  ])
+    >>> s(np.array([0, 5, 10, 100]))
+    array([0.  , 0.05, 0.1 , 0.  ])
 
 This package imports only NumPy.
 """

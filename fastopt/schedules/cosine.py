@@ -14,6 +14,7 @@ import math
 
 import numpy as np
 
+from ._kernels import cos_anneal
 from ._validation import check_at_least, check_int, check_nonneg, check_positive, check_range
 from .base import Schedule
 
@@ -48,9 +49,8 @@ class CosineDecay(Schedule):
         return self.decay_steps
 
     def _value(self, t: np.ndarray) -> np.ndarray:
-        p = np.minimum(t, self.decay_steps)
-        c = 1.0 + np.cos(math.pi * p / self.decay_steps)
-        return self.end_value + (self.init_value - self.end_value) * c / 2.0
+        a = cos_anneal(np.minimum(t, self.decay_steps) / self.decay_steps)
+        return self.end_value + (self.init_value - self.end_value) * a
 
 
 def _linear_cosine_parts(
@@ -270,5 +270,5 @@ class SGDR(Schedule):
         t_cur = t - self._start(i)
         t_i = self.T_0 * np.power(self.T_mult, i)
         peak = self.init_value * np.power(self.decay, i)
-        c = 1.0 + np.cos(math.pi * t_cur / t_i)
-        return self.eta_min + (peak - self.eta_min) * c / 2.0
+        a = cos_anneal(np.clip(t_cur / t_i, 0.0, 1.0))
+        return self.eta_min + (peak - self.eta_min) * a

@@ -20,6 +20,7 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
+from ._kernels import cos_anneal
 from ._validation import (
     check_at_least,
     check_bool,
@@ -176,7 +177,7 @@ def phase_anneal(
     a = np.asarray(starts, dtype=np.float64)[idx]
     b = np.asarray(targets, dtype=np.float64)[idx]
     if strategy == "cos":
-        return b + (a - b) / 2.0 * (np.cos(math.pi * pct) + 1.0)
+        return b + (a - b) * cos_anneal(pct)
     return (b - a) * pct + a
 
 

@@ -18,10 +18,9 @@ References:
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
+from ._kernels import cos_anneal
 from ._validation import check_choice, check_positive, check_range, check_real
 from .base import Schedule, as_schedule
 from .cyclic import check_one_cycle, phase_anneal
@@ -59,7 +58,12 @@ class MomentumSchedule(Schedule):
 
 
 def as_momentum(schedule: Schedule | float) -> MomentumSchedule:
-    """Return ``schedule`` wrapped as a :class:`MomentumSchedule`."""
+    """Return ``schedule`` wrapped as a :class:`MomentumSchedule` (unchanged
+    if it already is one).
+
+    Args:
+        schedule (Schedule | float | callable): the schedule.
+    """
     if isinstance(schedule, MomentumSchedule):
         return schedule
     return MomentumSchedule(schedule)
@@ -114,8 +118,7 @@ class AnnealMomentum(Schedule):
         p = np.minimum(t / self.anneal_steps, 1.0)
         if self.shape == "linear":
             return self.start_value + (self.end_value - self.start_value) * p
-        c = 0.5 * (1.0 + np.cos(math.pi * p))
-        return self.end_value + (self.start_value - self.end_value) * c
+        return self.end_value + (self.start_value - self.end_value) * cos_anneal(p)
 
 
 class SutskeverMomentum(Schedule):

@@ -9,6 +9,7 @@ curve; any argument can be overridden.
 from __future__ import annotations
 
 import inspect
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -99,12 +100,18 @@ _ENTRIES = [
     RegistryEntry(
         "noisy_linear_cosine_decay",
         NoisyLinearCosineDecay,
-        lambda n: {"init_value": 1.0, "decay_steps": n, "num_periods": 2.0, "initial_variance": 0.05},
+        lambda n: {
+            "init_value": 1.0,
+            "decay_steps": n,
+            "num_periods": 2.0,
+            "alpha": 0.1,
+            "initial_variance": 0.01,
+        },
     ),
     RegistryEntry(
         "sgdr",
         SGDR,
-        lambda n: {"init_value": 1.0, "T_0": _q(n, 1 / 15), "T_mult": 2.0, "decay": 0.7},
+        lambda n: {"init_value": 1.0, "T_0": max(1, math.ceil(n / 15)), "T_mult": 2.0, "decay": 0.7},
     ),
     RegistryEntry(
         "cyclic",

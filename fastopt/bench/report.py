@@ -1,0 +1,300 @@
+"""Reports: the text table, the JSON document and the roofline PNG."""
+import json
+import math
+import os
+import platform
+import sys
+import time
+
+__all__ = ["format_config", "format_bandwidth", "format_cases", "format_comparisons", "evaluate_targets",
+           "format_targets", "to_json", "write_json", "write_png", "IMPL_ORDER"]
+
+IMPL_ORDER = ("fastopt", "numpy", "torch-fused", "torch-foreach", "torch-forloop")
+
+
+def _order(name):
+    return IMPL_ORDER.index(name) if name in IMPL_ORDER else len(IMPL_ORDER)
+
+
+def _fmt_time(s):
+    if s is None or (isinstance(s, float) and math.isnan(s)):
+        return "-"
+    if s >= 1:
+        return f"{s:.3f} s"
+    if s >= 1e-3:
+        return f"{s * 1e3:.3f} ms"
+    return f"{s * 1e6:.1f} us"
+
+
+def _fmt(x, spec, suffix=""):
+    if x is None or (isinstance(x, float) and (math.isnan(x) or math.isinf(x))):
+        return "-"
+    return format(x, spec) + suffix
+
+
+def format_config(cfg):
+    lines = ["# fastopt configuration"]
+    for key, value in cfg.items():
+        if isinstance(value, list):
+            value = ", ".join(map(str, value))
+        lines.append(f"{key:>18}: {value}")
+    return "\n".join(lines)
+
+
+def format_bandwidth(results):
+    """Bandwidth table: one row per (dtype, threads), one column per probe."""
+    labels = []
+    for r in results:
+        if r.label not in labels:
+            labels.append(r.label)
+    rows = {}
+    for r in results:
+        rows.setdefault((r.dtype, r.threads), {})[r.label] = r
+    if not rows:
+        return ""
+    n = next(iter(results)).n_elements
+    head = f"{'dtype':<8} {'threads':>7} " + " ".join(f"{lab:>16}" for lab in labels)
+    lines = [f"# memory bandwidth, GB/s (median; arrays of {n:,} elements; triad counted 3 arrays, "
+             f"in-place rKwJ counted K+J)", head, "-" * len(head)]
+    for (dtype, nt), by in sorted(rows.items()):
+        lines.append(f"{dtype:<8} {nt:>7} " + " ".join(
+            f"{_fmt(by[lab].gbps, '.1f') if lab in by else '-':>16}" for lab in labels))
+    return "\n".join(lines)
+
+
+def format_cases(cases):
+    head = (f"{'rule':<13} {'dtype':<7} {'workload':<10} {'thr':>3} {'impl':<14} {'median':>11} {'GB/s':>7} "
+            f"{'%bw':>6} {'fastopt x':>9} {'best':>7} {'reps':>4}")
+    lines = ["# optimizer steps (GB/s = rule bytes / median step; %bw = of the rule's in-place pattern at the "
+             "same thread count, * = probe timed around each step; fastopt x = peer time / fastopt time, median of "
+             "per-round ratios; best = GB/s of the fastest repetition)",
+             head, "-" * len(head)]
+    for c in cases:
+        first = True
+        for name in sorted(c.impls, key=_order):
+            r = c.impls[name]
+            if first:
+                prefix = f"{c.rule:<13} {c.dtype:<7} {c.workload:<10} {c.threads:>3} "
+            else:
+                prefix = " " * (13 + 1 + 7 + 1 + 10 + 1 + 3 + 1)
+            first = False
+            if r.skipped:
+                lines.append(prefix + f"{name:<14} {'(' + r.skipped + ')'}")
+                continue
+            star = "*" if c.bandwidth_source == "paired" else " "
+            sp = "" if name == "fastopt" else _fmt(c.speedup(name), ".2f", "x")
+            lines.append(prefix + f"{name:<14} {_fmt_time(r.median_s):>11} {_fmt(c.gbps(name), '.2f'):>7} "
+                         f"{_fmt(c.pct_bw(name), '.0f', '%'):>5}{star} {sp:>9} {_fmt(c.bytes_per_step / r.min_s / 1e9, '.2f'):>7} "
+                         f"{len(r.times):>4}")
+        k, j = c.pattern
+        lines.append(" " * 47 + f"({c.bytes_per_step / max(1, c.n_params):.0f} B/param, {c.n_tensors} tensor(s), "
+                     f"r{k}w{j} bandwidth {c.bandwidth_gbps:.1f} GB/s {c.bandwidth_source})")
+    return "\n".join(lines)
+
+
+def format_comparisons(comparisons):
+    if not comparisons:
+        return ""
+    head = f"{'rule':<13} {'dtype':<7} {'thr':>3} {'impl':<14} {'many':>11} {'one':>11} {'ratio':>7}"
+    lines = ["# many small tensors vs one tensor of the same size (ratio = median over rounds of many / one, "
+             "timed back to back)",
+             head, "-" * len(head)]
+    for c in comparisons:
+        first = True
+        for name in sorted(c.impls, key=_order):
+            a, b = c.impls[name]
+            prefix = f"{c.rule:<13} {c.dtype:<7} {c.threads:>3} " if first else " " * 26
+            first = False
+            lines.append(prefix + f"{name:<14} {_fmt_time(a.median_s):>11} {_fmt_time(b.median_s):>11} "
+                         f"{_fmt(c.ratio(name), '.2f', 'x'):>7}")
+        lines.append(" " * 26 + f"({c.many} vs {c.one})")
+    return "\n".join(lines)
+
+
+def evaluate_targets(cases, comparisons):
+    """The project's performance targets, as measured in this run."""
+    out = []
+    for c in cases:
+        if c.rule == "adam" and c.dtype == "float32" and c.workload == "2^24" and "fastopt" in c.impls:
+            pct = c.pct_bw("fastopt")
+            out.append(dict(target=f"Adam float32 2^24, {c.threads} thread(s): >= 85% of in-place r4w3 bandwidth",
+                            value=pct, unit="%", ok=bool(pct >= 85.0)))
+    for c in comparisons:
+        if c.many == "1000x512" and c.one == "1x512000" and "fastopt" in c.impls:
+            r = c.ratio("fastopt")
+            out.append(dict(target=f"{c.rule} {c.dtype} 1000x512 step <= 1.5x 1x512000, {c.threads} thread(s)",
+                            value=r, unit="x", ok=bool(r <= 1.5)))
+    for c in cases:
+        if c.workload == "resnet50" and "torch-fused" in c.impls and c.impls["torch-fused"].times:
+            s = c.speedup("torch-fused")
+            out.append(dict(target=f"{c.rule} {c.dtype} ResNet-50, {c.threads} thread(s): fastopt vs torch fused=True",
+                            value=s, unit="x faster", ok=bool(s >= 1.0)))
+    return out
+
+
+def format_targets(targets):
+    if not targets:
+        return ""
+    lines = ["# targets"]
+    for t in targets:
+        v = _fmt(t["value"], ".2f" if t["unit"] != "%" else ".1f")
+        unit = t["unit"] if t["unit"] == "%" else " " + t["unit"]
+        lines.append(f"  [{'ok' if t['ok'] else 'MISS'}] {t['target']}: {v}{unit}")
+    return "\n".join(lines)
+
+
+def _machine():
+    info = dict(platform=platform.platform(), processor=platform.processor(), cpu_count=os.cpu_count())
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    info["cpu"] = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    try:
+        info["loadavg_at_end"] = list(os.getloadavg())
+    except OSError:
+        pass
+    return info
+
+
+def to_json(config, bandwidth, cases, comparisons, argv=None, extra=None):
+    """The whole run as a JSON-serialisable dict."""
+    try:
+        import torch
+
+        torch_version = torch.__version__
+    except Exception:
+        torch_version = None
+    doc = dict(
+        schema="fastopt-bench/1",
+        time=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        command=["python", "-m", "fastopt", "bench"] + list(argv or []),
+        config=config,
+        machine=_machine(),
+        python=sys.version.split()[0],
+        torch=torch_version,
+        bandwidth=[r.to_dict() for r in bandwidth],
+        cases=[c.to_dict() for c in cases],
+        comparisons=[c.to_dict() for c in comparisons],
+        targets=evaluate_targets(cases, comparisons),
+    )
+    if extra:
+        doc.update(extra)
+    return doc
+
+
+def _clean(x):
+    if isinstance(x, float) and (math.isnan(x) or math.isinf(x)):
+        return None
+    if isinstance(x, dict):
+        return {str(k): _clean(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [_clean(v) for v in x]
+    return x
+
+
+def write_json(doc, path):
+    d = os.path.dirname(os.path.abspath(path))
+    os.makedirs(d, exist_ok=True)
+    with open(path, "w") as f:
+        json.dump(_clean(doc), f, indent=1)
+        f.write("\n")
+
+
+def write_png(cases, bandwidth, path, title=None):
+    """Roofline-style plot: GB/s vs params per implementation (colour) and
+    thread count (line style), one panel per (rule, dtype); the rule's
+    in-place bandwidth at each thread count as black horizontal lines;
+    multi-tensor workloads as unconnected markers (hollow: 1 thread).
+
+    Returns None on success, or a message saying why no PNG was written.
+    """
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except Exception as exc:
+        return f"matplotlib is not available ({exc.__class__.__name__}: {exc}); no PNG written"
+    panels = []
+    for c in cases:
+        key = (c.rule, c.dtype)
+        if key not in panels:
+            panels.append(key)
+    if not panels:
+        return "no cases to plot; no PNG written"
+    ncol = min(2, len(panels))
+    nrow = math.ceil(len(panels) / ncol)
+    fig, axes = plt.subplots(nrow, ncol, figsize=(7 * ncol, 4.5 * nrow), squeeze=False)
+    colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    impl_color = {name: colors[i % len(colors)] for i, name in enumerate(IMPL_ORDER)}
+    markers = {"fastopt": "o", "numpy": "s", "torch-fused": "^", "torch-foreach": "v", "torch-forloop": "x"}
+    dashes = ["-", "--", ":", "-."]
+    for idx, (rule, dtype) in enumerate(panels):
+        ax = axes[idx // ncol][idx % ncol]
+        sub = [c for c in cases if (c.rule, c.dtype) == (rule, dtype)]
+        threads = sorted({c.threads for c in sub})
+        series = {}
+        for c in sub:
+            for name, r in c.impls.items():
+                if not r.times:
+                    continue
+                nt = 1 if name == "numpy" else c.threads
+                series.setdefault((name, nt), []).append((c.n_params, c.gbps(name), c.workload, c.n_tensors))
+        for (name, nt), pts in sorted(series.items(), key=lambda kv: (_order(kv[0][0]), kv[0][1])):
+            pts = sorted(set(pts))
+            color = impl_color.get(name, "gray")
+            ls = dashes[threads.index(nt) % len(dashes)] if nt in threads else "-"
+            singles = [p for p in pts if p[3] == 1]
+            multis = [p for p in pts if p[3] > 1]
+            label = f"{name} ({nt} thr)"
+            if singles:
+                ax.plot([p[0] for p in singles], [p[1] for p in singles], linestyle=ls,
+                        marker=markers.get(name, "o"), color=color, label=label, markersize=4,
+                        linewidth=2 if name == "fastopt" else 1.2, alpha=1.0 if name == "fastopt" else 0.7)
+                label = None
+            if multis:
+                ax.plot([p[0] for p in multis], [p[1] for p in multis], linestyle="none",
+                        marker=markers.get(name, "o"), color=color, label=label, markersize=8,
+                        markerfacecolor="none" if nt == threads[0] else color)
+                if name == "fastopt":
+                    for p in multis:
+                        ax.annotate(f"{p[2]} ({nt})", (p[0], p[1]), fontsize=7, xytext=(3, 3),
+                                    textcoords="offset points")
+        k, j = sub[0].pattern
+        paired = [c for c in sub if c.bandwidth_source == "paired"]
+        for pi, c in enumerate(paired):
+            ax.plot([c.n_params], [c.bandwidth_gbps], linestyle="none", marker="_", markersize=18,
+                    markeredgewidth=2, color="black",
+                    label=f"in-place r{k}w{j}, timed around the step" if pi == 0 else None)
+        for nt in threads:
+            ref = [r for r in bandwidth if r.kind == "inplace" and (r.k, r.j) == (k, j) and r.dtype == dtype
+                   and r.threads == nt]
+            if ref:
+                ax.axhline(ref[-1].gbps, color="black", linestyle=dashes[threads.index(nt) % len(dashes)],
+                           linewidth=1.0, alpha=0.7)
+                ax.annotate(f"in-place r{k}w{j}, {nt} thr: {ref[-1].gbps:.1f} GB/s", (0.01, ref[-1].gbps),
+                            xycoords=("axes fraction", "data"), fontsize=7, va="bottom")
+        ax.set_xscale("log", base=2)
+        ax.set_yscale("log")
+        top = max([p[1] for pts in series.values() for p in pts] + [r.gbps for r in bandwidth if r.dtype == dtype])
+        lo, hi = ax.get_ylim()
+        ax.set_ylim(max(lo, top / 1e4), hi)  # a few pathological points must not squash the rest
+        ax.set_xlabel("parameters per step")
+        ax.set_ylabel(f"GB/s ({sub[0].bytes_per_step / max(1, sub[0].n_params):.0f} B/param)")
+        ax.set_title(f"{rule}, {dtype}")
+        ax.grid(True, which="both", alpha=0.3)
+        ax.legend(fontsize=7, loc="lower right")
+    for idx in range(len(panels), nrow * ncol):
+        axes[idx // ncol][idx % ncol].axis("off")
+    if title:
+        fig.suptitle(title, fontsize=9)
+    fig.tight_layout()
+    d = os.path.dirname(os.path.abspath(path))
+    os.makedirs(d, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return None

@@ -1,0 +1,570 @@
+"""Timing: fastopt and its peers on one (rule, dtype, workload, threads) case.
+
+How a case is timed (the benchmark rules of /work/shared/STYLE.md):
+
+* Params are seeded random normals; every implementation gets its own copy
+  (one array per tensor). A few gradient sets of fresh non-zero random
+  normals are generated once per (workload, dtype) and rotated, one per step:
+  constant or zero gradients would drive Adam's second moments toward
+  subnormals and the timings would drift.
+* Warmup steps first (state allocation and first-step special cases, e.g.
+  SGD's momentum buffer := g, happen there).
+* Implementations are timed *round-robin*: each round runs every
+  implementation once, in the same order, so on a shared, noisy machine they
+  all see the same background load; the figures are medians over rounds.
+  When a step is shorter than ``min_block_s`` a round times a block of
+  consecutive steps and records the mean step time of the block (except in
+  the many-vs-one comparison, where every turn is one step).
+* For workloads that do not fit in cache (a step moving >= 64 MiB), the
+  rule's own in-place bandwidth kernel ((k, j) = arrays read, written) joins
+  the round robin, right before and right after fastopt in every round; "% of
+  bandwidth" is then the median over rounds of (step rate / mean rate of the
+  two probe runs around it), so slow drifts of the machine's load cancel.
+  Smaller workloads are quoted against the bandwidth table measured at the
+  start (in-cache steps can exceed 100%).
+* The NumPy reference is single-threaded and slow: it is timed on its own
+  (fewer rounds), once per (rule, dtype, workload), and reused for every
+  thread count.
+* GB/s is the rule's logical traffic (elements read + written per parameter x
+  itemsize x params) over the median step time, for every implementation, so
+  the figures are directly comparable (peers that make extra passes over
+  memory simply get a lower effective GB/s).
+"""
+import gc
+import math
+import statistics
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from . import bandwidth as bw_mod
+
+__all__ = ["Policy", "ImplResult", "CaseResult", "Comparison", "Runner", "torch_available", "make_data", "make_impl",
+           "IMPLS"]
+
+TORCH_VARIANTS = ("fused", "foreach", "forloop")
+
+
+def torch_available():
+    try:
+        import torch  # noqa: F401
+    except Exception:  # pragma: no cover - depends on the environment
+        return False
+    return True
+
+
+@dataclass
+class Policy:
+    """How long to time things.
+
+    A round-robin measurement stops after ``max_reps`` rounds, or after
+    ``min_reps`` rounds once ``budget_s`` seconds have passed.
+    """
+    warmup: int = 2
+    min_reps: int = 5
+    max_reps: int = 25
+    budget_s: float = 1.5
+    min_block_s: float = 2e-3
+    numpy_min_reps: int = 3
+    numpy_max_reps: int = 9
+    numpy_budget_s: float = 1.0
+    numpy_max_elements: int = None   # skip the NumPy peer above this many params (None: never)
+    grad_sets: int = 3
+    paired_min_bytes: int = 64 << 20  # pair with the bandwidth kernel when a step moves this much
+    paired_min_reps: int = None  # at least this many rounds for paired cases (None: min_reps)
+    slow_s: float = None      # a peer whose warmup step takes longer than this and 3x fastopt's ...
+    slow_reps: int = 3        # ... leaves the round robin after this many rounds
+    bw_reps: int = 7
+
+
+@dataclass
+class ImplResult:
+    impl: str
+    threads: int
+    times: list = field(default_factory=list)
+    block: int = 1
+    skipped: str = None
+
+    @property
+    def median_s(self):
+        return statistics.median(self.times) if self.times else float("nan")
+
+    @property
+    def min_s(self):
+        return min(self.times) if self.times else float("nan")
+
+    @property
+    def spread(self):
+        """(75th - 25th percentile) / median: how noisy the samples were."""
+        if len(self.times) < 4:
+            return float("nan")
+        q = statistics.quantiles(self.times, n=4)
+        return (q[2] - q[0]) / self.median_s
+
+
+@dataclass
+class CaseResult:
+    rule: str
+    dtype: str
+    workload: str
+    n_tensors: int
+    n_params: int
+    threads: int
+    pattern: tuple
+    bytes_per_step: int
+    bandwidth_gbps: float = float("nan")
+    bandwidth_source: str = "table"   # "paired" (measured in the round robin) or "table"
+    impls: dict = field(default_factory=dict)
+    round_robin: tuple = ()    # implementations timed in the same rounds as fastopt
+    probe_times: list = field(default_factory=list)   # paired: the bandwidth kernel's time in each round
+    probe_bytes: int = 0
+
+    def pct_bw(self, impl):
+        """% of the in-place bandwidth of the rule's pattern. When paired, the
+        median over rounds of the ratio of each round's two rates (the probe
+        and the step ran back to back), which cancels slow drifts of the
+        machine's load better than a ratio of two medians."""
+        r = self.impls.get(impl)
+        if r is None or not r.times:
+            return float("nan")
+        if self.probe_times and r.block == 1:
+            ratios = [(self.bytes_per_step / t) / (self.probe_bytes / tp) for t, tp in zip(r.times, self.probe_times)]
+            return 100.0 * statistics.median(ratios)
+        return 100.0 * self.gbps(impl) / self.bandwidth_gbps
+
+    def gbps(self, impl):
+        r = self.impls.get(impl)
+        if r is None or not r.times:
+            return float("nan")
+        return self.bytes_per_step / r.median_s / 1e9
+
+    def speedup(self, peer):
+        """How many times faster fastopt is than `peer`: for peers timed in the
+        same round robin, the median over rounds of (peer step / fastopt step);
+        for the NumPy reference (timed apart), the ratio of the medians."""
+        a, b = self.impls.get("fastopt"), self.impls.get(peer)
+        if a is None or b is None or not a.times or not b.times:
+            return float("nan")
+        if peer in self.round_robin:
+            return statistics.median([y / x for x, y in zip(a.times, b.times)])
+        return b.median_s / a.median_s
+
+    def to_dict(self):
+        impls = {}
+        for name, r in self.impls.items():
+            impls[name] = dict(threads=r.threads, median_s=r.median_s if r.times else None,
+                               min_s=r.min_s if r.times else None, reps=len(r.times), block=r.block,
+                               spread=None if math.isnan(r.spread) else r.spread,
+                               gbps=None if not r.times else self.gbps(name),
+                               pct_bandwidth=None if not r.times else self.pct_bw(name),
+                               speedup=None if name == "fastopt" or not r.times else self.speedup(name),
+                               skipped=r.skipped, times=r.times)
+        return dict(rule=self.rule, dtype=self.dtype, workload=self.workload, n_tensors=self.n_tensors,
+                    n_params=self.n_params, threads=self.threads, pattern=list(self.pattern),
+                    bytes_per_step=self.bytes_per_step, bytes_per_element=self.bytes_per_step / max(1, self.n_params),
+                    bandwidth_gbps=self.bandwidth_gbps, bandwidth_source=self.bandwidth_source,
+                    probe_times=self.probe_times, probe_bytes=self.probe_bytes, impls=impls)
+
+
+@dataclass
+class Comparison:
+    """Many small tensors vs one tensor of the same total size, timed side by side."""
+    rule: str
+    dtype: str
+    threads: int
+    many: str
+    one: str
+    impls: dict = field(default_factory=dict)   # impl -> (ImplResult many, ImplResult one)
+
+    def ratio(self, impl):
+        """Median over rounds of (many step / one step), the two timed back to back."""
+        a, b = self.impls.get(impl, (None, None))
+        if a is None or b is None or not a.times or not b.times:
+            return float("nan")
+        return statistics.median([x / y for x, y in zip(a.times, b.times)])
+
+    def to_dict(self):
+        return dict(rule=self.rule, dtype=self.dtype, threads=self.threads, many=self.many, one=self.one,
+                    impls={k: dict(many_s=a.median_s, one_s=b.median_s, ratio=self.ratio(k))
+                           for k, (a, b) in self.impls.items() if a.times and b.times})
+
+
+# ---------------------------------------------------------------- implementations
+class _Impl:
+    """One timed implementation. ``prepare(r)`` is untimed (unless steps are
+    batched in blocks), ``step(r)`` is the timed optimizer step of round r."""
+    name = "?"
+    threads = 1
+
+    def prepare(self, r):
+        pass
+
+    def step(self, r):
+        raise NotImplementedError
+
+    def close(self):
+        pass
+
+
+class FastoptImpl(_Impl):
+    name = "fastopt"
+
+    def __init__(self, rule, params, gsets, threads):
+        self.threads = threads
+        self.params = [np.array(p) for p in params]
+        self.opt = rule.make_fastopt(self.params, threads)
+        self.gsets = gsets
+
+    def step(self, r):
+        self.opt.step(self.gsets[r % len(self.gsets)])
+
+
+class NumpyImpl(_Impl):
+    name = "numpy"
+
+    def __init__(self, rule, params, gsets):
+        self.params = [np.array(p) for p in params]
+        self.opt = rule.make_reference(self.params)
+        self.gsets = gsets
+
+    def step(self, r):
+        self.opt.step(self.gsets[r % len(self.gsets)])
+
+
+class TorchImpl(_Impl):
+    def __init__(self, rule, params, tgsets, threads, variant):
+        import torch
+
+        self.torch = torch
+        self.name = f"torch-{variant}"
+        self.threads = threads
+        self.params = [torch.from_numpy(np.array(p)) for p in params]
+        self.opt = rule.make_torch(self.params, variant)
+        self.tgsets = tgsets
+
+    def prepare(self, r):
+        for p, g in zip(self.params, self.tgsets[r % len(self.tgsets)]):
+            p.grad = g
+
+    def step(self, r):
+        self.opt.step()
+
+
+class ProbeImpl(_Impl):
+    name = "bandwidth"
+
+    def __init__(self, fn):
+        self.fn = fn
+
+    def step(self, r):
+        self.fn()
+
+
+# ---------------------------------------------------------------- data
+def make_data(workload, dtype, seed=0, grad_sets=3, torch=False):
+    """Seeded params and `grad_sets` sets of non-zero random gradients.
+
+    Returns (params, gsets, tgsets): params is one array per tensor of the
+    workload (copy it before updating), gsets a list of gradient lists (views
+    of one flat buffer per set, C-contiguous, scaled normals of std 1e-2),
+    tgsets the same gradients as torch tensors sharing memory (None unless
+    `torch`). float64 data are the float32 draws widened, so both dtypes see
+    the same values.
+    """
+    rng = np.random.default_rng(seed)
+    dt = np.dtype(dtype)
+    n = workload.n_params
+    offs = np.concatenate([[0], np.cumsum(workload.sizes)]).astype(np.int64)
+
+    def split(flat):
+        return [flat[offs[i]:offs[i + 1]].reshape(s) for i, s in enumerate(workload.shapes)]
+
+    # One draw of normals; params and each gradient set are windows of it at
+    # different (odd) offsets, so every set differs from the others at every
+    # element, at the cost of one random draw instead of 1 + grad_sets.
+    shift = 7919
+    draw = rng.standard_normal(n + (grad_sets + 1) * shift, dtype=np.float32)
+    params = split(draw[grad_sets * shift + 17:][:n].astype(dt))
+    gsets = []
+    for i in range(grad_sets):
+        flat = draw[i * shift:i * shift + n].astype(dt)
+        flat *= dt.type(1e-2)
+        gsets.append(split(flat))
+    del draw
+    tgsets = None
+    if torch:
+        import torch as _torch
+
+        tgsets = [[_torch.from_numpy(g) for g in gs] for gs in gsets]
+    return params, gsets, tgsets
+
+
+#: Implementation names make_impl knows.
+IMPLS = ("fastopt", "numpy") + tuple(f"torch-{v}" for v in TORCH_VARIANTS)
+
+
+def make_impl(name, rule, params, gsets, tgsets=None, threads=1):
+    """An implementation object with ``prepare(r)`` (untimed: binds round r's
+    gradients) and ``step(r)`` (the timed step), over a private copy of
+    `params`. Returns None when `rule` has no such peer."""
+    if name == "fastopt":
+        return FastoptImpl(rule, params, gsets, threads)
+    if name == "numpy":
+        return NumpyImpl(rule, params, gsets) if rule.reference is not None else None
+    if name.startswith("torch-"):
+        if rule.torch is None:
+            return None
+        return TorchImpl(rule, params, tgsets, threads, name[len("torch-"):])
+    raise ValueError(f"unknown implementation {name!r}; expected one of {IMPLS}")
+
+
+_PEERS = (NumpyImpl, TorchImpl)
+
+
+def _round_robin(items, threads, policy, warmup=None, min_reps=None, max_reps=None, budget_s=None, block=None):
+    """Time `items` round-robin. Returns {name: ImplResult}. `block` forces the
+    number of consecutive steps per turn (default: enough for min_block_s)."""
+    warmup = policy.warmup if warmup is None else warmup
+    min_reps = policy.min_reps if min_reps is None else min_reps
+    max_reps = policy.max_reps if max_reps is None else max_reps
+    budget_s = policy.budget_s if budget_s is None else budget_s
+    torch_mod = None
+    for it in items:
+        if isinstance(it, TorchImpl):
+            torch_mod = it.torch
+    perf = time.perf_counter
+    counters = {it.name: 0 for it in items}
+    est = {}
+
+    def set_threads(it):
+        if torch_mod is not None and isinstance(it, TorchImpl):
+            torch_mod.set_num_threads(it.threads)
+
+    for it in items:
+        set_threads(it)
+        for _ in range(max(1, warmup)):
+            r = counters[it.name]
+            it.prepare(r)
+            t0 = perf()
+            it.step(r)
+            dt = perf() - t0
+            est[it.name] = min(dt, est.get(it.name, dt))
+            counters[it.name] = r + 1
+    results = {it.name: ImplResult(it.name, it.threads) for it in items}
+    if block is None:
+        blocks = {it.name: max(1, min(1000, math.ceil(policy.min_block_s / max(est[it.name], 1e-9)))) for it in items}
+    else:
+        blocks = {it.name: block for it in items}
+    limit = {}
+    for it in items:
+        results[it.name].block = blocks[it.name]
+        ref = est.get("fastopt", 0.0)
+        slow = policy.slow_s is not None and est[it.name] > max(policy.slow_s, 3.0 * ref)
+        limit[it.name] = min(max_reps, policy.slow_reps) if slow and isinstance(it, _PEERS) else max_reps
+    start = perf()
+    rounds = 0
+    while rounds < max_reps and (rounds < min_reps or perf() - start < budget_s):
+        for it in items:
+            if rounds >= limit[it.name]:
+                continue
+            set_threads(it)
+            block = blocks[it.name]
+            r = counters[it.name]
+            if block == 1:
+                it.prepare(r)
+                t0 = perf()
+                it.step(r)
+                dt = perf() - t0
+            else:
+                t0 = perf()
+                for i in range(block):
+                    it.prepare(r + i)
+                    it.step(r + i)
+                dt = (perf() - t0) / block
+            counters[it.name] = r + block
+            results[it.name].times.append(dt)
+        rounds += 1
+    return results
+
+
+# ---------------------------------------------------------------- the runner
+class Runner:
+    """Runs cases, keeping one bandwidth table and the per-workload data.
+
+    Args:
+        policy: a :class:`Policy`.
+        torch_variants: torch peers to time ('fused', 'foreach', 'forloop');
+            empty or None for none (also when torch is not importable).
+        numpy: time the NumPy reference peer.
+        bw_elements: elements per array of the bandwidth probes.
+        seed: seed of params and gradients.
+        log: callable(str) for progress lines (None: silent).
+    """
+
+    def __init__(self, policy=None, torch_variants=("fused", "foreach"), numpy=True,
+                 bw_elements=bw_mod.DEFAULT_ELEMENTS, seed=0, log=None):
+        self.policy = policy or Policy()
+        self.torch_variants = tuple(torch_variants or ())
+        if self.torch_variants and not torch_available():
+            self.torch_variants = ()
+        for v in self.torch_variants:
+            if v not in TORCH_VARIANTS:
+                raise ValueError(f"unknown torch variant {v!r}; expected one of {TORCH_VARIANTS}")
+        self.numpy = numpy
+        self.bw_elements = int(bw_elements)
+        self.seed = seed
+        self.log = log or (lambda s: None)
+        self.bandwidth = {}     # (kind, k, j, dtype, threads) -> BandwidthResult
+        self._data_key = None
+        self._data = None
+        self._numpy_cache = {}  # (rule, dtype, workload) -> ImplResult
+        self._torch_threads0 = None
+        if self.torch_variants:
+            import torch
+
+            self._torch_threads0 = torch.get_num_threads()
+
+    def close(self):
+        self._data = self._data_key = None
+        self._numpy_cache.clear()
+        bw_mod.free_probes()
+        if self._torch_threads0 is not None:
+            import torch
+
+            torch.set_num_threads(self._torch_threads0)
+        gc.collect()
+
+    # -- bandwidth --------------------------------------------------------
+    def measure_bandwidth(self, patterns, threads, dtypes=("float32",), triad=True):
+        """Fill the bandwidth table: triad and each (k, j) in-place pattern at
+        each thread count and dtype. Returns the new results."""
+        out = []
+        for dtype in dtypes:
+            probe = bw_mod.probe(dtype, self.bw_elements)
+            for nt in threads:
+                if triad:
+                    res = probe.triad(nt, reps=self.policy.bw_reps)
+                    self.bandwidth[("triad", 3, 1, res.dtype, nt)] = res
+                    out.append(res)
+                for k, j in patterns:
+                    res = probe.inplace(k, j, nt, reps=self.policy.bw_reps)
+                    self.bandwidth[("inplace", k, j, res.dtype, nt)] = res
+                    out.append(res)
+                self.log(f"bandwidth {dtype} {nt} thread(s): " + ", ".join(
+                    f"{r.label} {r.gbps:.1f} GB/s" for r in out if r.threads == nt and r.dtype == np.dtype(dtype).name))
+        return out
+
+    def table_bandwidth(self, k, j, dtype, threads):
+        key = ("inplace", k, j, np.dtype(dtype).name, threads)
+        if key not in self.bandwidth:
+            self.measure_bandwidth([(k, j)], [threads], [dtype], triad=False)
+        return self.bandwidth[key].gbps
+
+    # -- data ---------------------------------------------------------------
+    def data(self, workload, dtype):
+        """(params, gradient sets, torch gradient sets) of a workload, cached
+        for the last (workload, dtype) asked for."""
+        key = (workload.name, np.dtype(dtype).name)
+        if self._data_key != key:
+            self._data = None
+            gc.collect()
+            self._data = make_data(workload, dtype, seed=self.seed, grad_sets=self.policy.grad_sets,
+                                   torch=bool(self.torch_variants))
+            self._data_key = key
+        return self._data
+
+    # -- cases --------------------------------------------------------------
+    def _numpy_result(self, rule, dtype, workload, params, gsets):
+        key = (rule.name, np.dtype(dtype).name, workload.name)
+        if key in self._numpy_cache:
+            return self._numpy_cache[key]
+        p = self.policy
+        if p.numpy_max_elements is not None and workload.n_params > p.numpy_max_elements:
+            res = ImplResult("numpy", 1, skipped=f"skipped above {p.numpy_max_elements:,} params")
+        elif rule.reference is None:
+            res = ImplResult("numpy", 1, skipped="no reference implementation")
+        else:
+            impl = NumpyImpl(rule, params, gsets)
+            res = _round_robin([impl], 1, p, warmup=1, min_reps=p.numpy_min_reps, max_reps=p.numpy_max_reps,
+                               budget_s=p.numpy_budget_s)["numpy"]
+            impl.close()
+        self._numpy_cache[key] = res
+        return res
+
+    def run_case(self, rule, dtype, workload, threads):
+        """Time fastopt, the NumPy reference and the torch peers on one case."""
+        dtype = np.dtype(dtype).name
+        params, gsets, tgsets = self.data(workload, dtype)
+        k, j = rule.pattern()
+        case = CaseResult(rule.name, dtype, workload.name, workload.n_tensors, workload.n_params, threads,
+                          (k, j), rule.bytes_per_step(dtype, workload.n_params))
+        items = [FastoptImpl(rule, params, gsets, threads)]
+        for v in self.torch_variants:
+            if rule.torch is not None:
+                items.append(TorchImpl(rule, params, tgsets, threads, v))
+        paired = case.bytes_per_step >= self.policy.paired_min_bytes
+        if paired:
+            # The probe runs right before and right after fastopt in every
+            # round; its time for the round is the mean of the two.
+            fn, nbytes = bw_mod.probe(dtype, self.bw_elements).inplace_fn(k, j, threads)
+            before, after = ProbeImpl(fn), ProbeImpl(fn)
+            before.name, after.name = "bandwidth|before", "bandwidth|after"
+            items[0:0] = [before]
+            items[2:2] = [after]
+        min_reps = self.policy.min_reps
+        if paired and self.policy.paired_min_reps:
+            min_reps = max(min_reps, self.policy.paired_min_reps)
+        res = _round_robin(items, threads, self.policy, min_reps=min_reps,
+                           max_reps=max(min_reps, self.policy.max_reps))
+        if paired:
+            b, a = res.pop("bandwidth|before"), res.pop("bandwidth|after")
+            case.probe_times = [(x + y) / 2 for x, y in zip(b.times, a.times)]
+            case.probe_bytes = nbytes
+            case.bandwidth_gbps = nbytes / statistics.median(case.probe_times) / 1e9
+            case.bandwidth_source = "paired"
+        else:
+            case.bandwidth_gbps = self.table_bandwidth(k, j, dtype, threads)
+        case.impls.update(res)
+        case.round_robin = tuple(res)
+        for it in items:
+            it.close()
+        del items
+        if self.numpy:
+            case.impls["numpy"] = self._numpy_result(rule, dtype, workload, params, gsets)
+        gc.collect()
+        msg = (f"{rule.name} {dtype} {workload.name} t={threads}: fastopt {case.impls['fastopt'].median_s * 1e3:.3f} ms, "
+               f"{case.gbps('fastopt'):.1f} GB/s, {case.pct_bw('fastopt'):.0f}% of r{k}w{j}")
+        self.log(msg)
+        return case
+
+    def compare(self, rule, dtype, many_wl, one_wl, threads, torch=True):
+        """Time `many_wl` against `one_wl` (same total size) side by side, for
+        fastopt and (if `torch`) the torch peers. Returns a :class:`Comparison`."""
+        dtype = np.dtype(dtype).name
+        cmp = Comparison(rule.name, dtype, threads, many_wl.name, one_wl.name)
+        pm, gm, tm = self.data(many_wl, dtype)
+        pm, gm, tm = [np.array(p) for p in pm], [[np.array(g) for g in gs] for gs in gm], None
+        if self.torch_variants:
+            import torch as torch_mod
+
+            tm = [[torch_mod.from_numpy(g) for g in gs] for gs in gm]
+        po, go, to = self.data(one_wl, dtype)
+        items = []   # each implementation's two workloads back to back in every round
+        for tag, (p, g, t) in (("many", (pm, gm, tm)), ("one", (po, go, to))):
+            it = FastoptImpl(rule, p, g, threads)
+            it.name = f"fastopt|{tag}"
+            items.append(it)
+        for v in self.torch_variants if torch else ():
+            if rule.torch is not None:
+                for tag, (p, g, t) in (("many", (pm, gm, tm)), ("one", (po, go, to))):
+                    it = TorchImpl(rule, p, t, threads, v)
+                    it.name = f"torch-{v}|{tag}"
+                    items.append(it)
+        # One step per turn for every item: each step of one workload follows a
+        # step of the other, so both see the same (cold-ish) cache state.
+        res = _round_robin(items, threads, self.policy, block=1)
+        for name in {n.split("|")[0] for n in res}:
+            cmp.impls[name] = (res[f"{name}|many"], res[f"{name}|one"])
+        self.log(f"{rule.name} {dtype} {many_wl.name} / {one_wl.name} t={threads}: fastopt ratio {cmp.ratio('fastopt'):.2f}")
+        return cmp
