@@ -39,7 +39,8 @@ def lrs_of(opt):
 
 
 def momenta_of(opt):
-    return [g["betas"][0] if "betas" in g else g["momentum"] for g in opt.param_groups if "betas" in g or "momentum" in g]
+    groups = [g for g in opt.param_groups if "betas" in g or "momentum" in g]
+    return [g["betas"][0] if "betas" in g else g["momentum"] for g in groups]
 
 
 def drive(sched, opt, n=N, step=None):

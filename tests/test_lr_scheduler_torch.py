@@ -547,3 +547,15 @@ def test_parity_is_mostly_bitwise():
         got = _run(F, _fake_like(_torch_optimizer(kind, groups)), factory, stepper)[1]
         exact += bool(np.array_equal(got, expected))
     assert exact >= len(CASES) - 3, f"only {exact} of {len(CASES)} cases are bitwise equal"
+
+
+@pytest.mark.parametrize("name", [n for n in T.__all__ if n != "LRScheduler"])
+def test_same_names_signatures_and_defaults_as_torch(name):
+    import inspect
+
+    ours, theirs = getattr(F, name), getattr(T, name)
+    ps = [(p.name, p.default) for p in inspect.signature(ours).parameters.values() if p.name != "verbose"]
+    pt = [(p.name, p.default) for p in inspect.signature(theirs).parameters.values() if p.name != "verbose"]
+    assert ps == pt
+    for method in ("step", "get_last_lr", "state_dict", "load_state_dict"):
+        assert callable(getattr(ours, method))

@@ -13,7 +13,6 @@ import numpy as np
 import pytest
 
 import fastopt.schedules as S
-from fastopt.schedules.cosine import step_normal
 from fastopt.schedules import (
     SGDR,
     AnnealMomentum,
@@ -49,6 +48,8 @@ from fastopt.schedules import (
     as_momentum,
     join,
 )
+from fastopt.schedules._kernels import cos_anneal
+from fastopt.schedules.cosine import step_normal
 
 INT_STEPS = np.arange(400, dtype=np.float64)
 FRAC_STEPS = np.arange(0.0, 400.0, 0.37)
@@ -564,6 +565,30 @@ def test_vectorized_and_scalar_paths_agree_bitwise(name, sched):
     assert all(type(sched(t)) is float for t in (0, 3, 2.5, np.int64(4), np.float32(1.5), np.array(7)))
 
 
+@pytest.mark.parametrize("name,sched", _all_schedules(), ids=[n for n, _ in _all_schedules()])
+def test_blockwise_evaluation_of_long_arrays_is_bitwise(name, sched):
+    """Arrays longer than BLOCK are evaluated block by block; values must
+    not depend on the block a step falls in."""
+    steps = np.arange(3 * S.base.BLOCK + 123) * 0.37
+    vec = sched(steps)
+    idx = np.r_[0, S.base.BLOCK - 1, S.base.BLOCK, 2 * S.base.BLOCK + 5, len(steps) - 1,
+                np.random.default_rng(0).integers(0, len(steps), 40)]
+    assert np.array_equal(vec[idx], np.array([sched(float(steps[i])) for i in idx]))
+    rev = sched(steps[::-1].copy())
+    assert np.array_equal(rev[::-1], vec)
+
+
+def test_cos_anneal_accuracy():
+    """(1 + cos(pi p)) / 2 by polynomial: a few ulp everywhere, including the
+    tail p -> 1 where the textbook form cancels."""
+    p = np.concatenate([np.linspace(0.0, 1.0, 20001), 1.0 - np.logspace(-15, -1, 300), np.logspace(-15, -1, 300)])
+    got = cos_anneal(p)
+    ref = np.array([math.sin(math.pi / 2 * (1.0 - x)) ** 2 for x in p])
+    np.testing.assert_allclose(got, ref, rtol=2e-15, atol=0)
+    assert got[0] == 1.0 and cos_anneal(np.array([1.0]))[0] == 0.0
+    assert np.all(np.diff(cos_anneal(np.linspace(0, 1, 10001))) <= 0)  # monotone
+
+
 def test_shapes_and_input_types():
     s = WarmupCosineDecay(1.0, 10, 100)
     grid = np.arange(60, dtype=np.int32).reshape(3, 4, 5)
@@ -759,7 +784,10 @@ BAD_INPUT = [
 ]
 
 
-@pytest.mark.parametrize("make,exc,pattern", BAD_INPUT, ids=[f"{i}-{p.split('.')[0]}" for i, (_, _, p) in enumerate(BAD_INPUT)])
+BAD_IDS = [f"{i}-{p.split('.')[0]}" for i, (_, _, p) in enumerate(BAD_INPUT)]
+
+
+@pytest.mark.parametrize("make,exc,pattern", BAD_INPUT, ids=BAD_IDS)
 def test_bad_input(make, exc, pattern):
     with pytest.raises(exc, match=pattern):
         make()
