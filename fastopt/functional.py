@@ -16,7 +16,7 @@ from . import _engine, _threads
 from .adam import Adam
 from .sgd import SGD
 
-__all__ = ["sgd_", "adam_", "adamw_"]
+__all__ = ["sgd_", "adam_", "adamw_", "adagrad_"]
 
 
 def _labels(n):
@@ -123,3 +123,17 @@ def adamw_(params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs=None, *, step, 
     adam_(params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, step=step, lr=lr, beta1=beta1, beta2=beta2,
           eps=eps, weight_decay=weight_decay, amsgrad=amsgrad, maximize=maximize, decoupled_weight_decay=True,
           n_threads=n_threads, flush_denormals=flush_denormals)
+
+
+from .adagrad import Adagrad  # noqa: E402  (rules appended below keep their imports with them)
+
+
+def adagrad_(params, grads, state_sums, *, step, lr=1e-2, lr_decay=0.0, weight_decay=0.0, eps=1e-10,
+             maximize=False, n_threads=None, flush_denormals=False):
+    """In-place Adagrad step (see :class:`fastopt.Adagrad` for the math).
+
+    ``state_sums`` are the accumulators (torch's ``sum`` state); fill them
+    with the initial accumulator value before the first step."""
+    group = dict(lr=lr, lr_decay=lr_decay, weight_decay=weight_decay, initial_accumulator_value=0.0, eps=eps,
+                 maximize=maximize)
+    _run(Adagrad, group, params, grads, {"sum": state_sums}, ("sum",), step, n_threads, flush_denormals)

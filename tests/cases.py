@@ -50,6 +50,15 @@ CASES = [
          ("exp_avg", "exp_avg_sq", "max_exp_avg_sq")),
     Case("adamw", fastopt.AdamW, reference.AdamW, dict(lr=0.01, betas=(0.0, 0.99), maximize=True),
          ("exp_avg", "exp_avg_sq")),
+    # Adagrad: every option alone and together.
+    Case("adagrad", fastopt.Adagrad, reference.Adagrad, dict(lr=0.1), ("sum",)),
+    Case("adagrad", fastopt.Adagrad, reference.Adagrad, dict(lr=0.1, lr_decay=0.05), ("sum",)),
+    Case("adagrad", fastopt.Adagrad, reference.Adagrad, dict(lr=0.1, weight_decay=0.1), ("sum",)),
+    Case("adagrad", fastopt.Adagrad, reference.Adagrad, dict(lr=0.1, initial_accumulator_value=0.5), ("sum",)),
+    Case("adagrad", fastopt.Adagrad, reference.Adagrad, dict(lr=0.1, eps=1e-3, maximize=True), ("sum",)),
+    Case("adagrad", fastopt.Adagrad, reference.Adagrad,
+         dict(lr=0.05, lr_decay=0.01, weight_decay=0.05, initial_accumulator_value=0.1, eps=1e-6, maximize=True),
+         ("sum",)),
 ]
 
 #: One representative configuration per rule (for the expensive tests).

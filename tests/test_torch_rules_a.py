@@ -1,0 +1,118 @@
+"""torch.optim parity for Adagrad, RMSprop, Adadelta, Adamax, NAdam and RAdam.
+
+fastopt and torch (single-tensor path, ``foreach=False``) start from the same
+params and see the same gradients for N_STEPS steps; afterwards every param,
+every state buffer and the step count must agree elementwise: to 1e-10
+relative in float64 and float32 rounding in float32. The params must also
+have moved well beyond the tolerance, so that agreement means something.
+"""
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+
+import fastopt  # noqa: E402
+
+N_STEPS = 25
+SHAPES = [(7,), (33, 3), (1,), ()]
+TOL = {np.float64: dict(rtol=1e-10, atol=1e-12), np.float32: dict(rtol=1e-5, atol=1e-6)}
+
+# (fastopt class, torch class, kwargs for both, state buffers to compare)
+TORCH_CASES = [
+    (fastopt.Adagrad, "Adagrad", dict(lr=0.1), ("sum",)),
+    (fastopt.Adagrad, "Adagrad", dict(lr=0.1, lr_decay=0.05, weight_decay=0.1), ("sum",)),
+    (fastopt.Adagrad, "Adagrad", dict(lr=0.1, initial_accumulator_value=0.5, eps=1e-4, maximize=True), ("sum",)),
+    (fastopt.Adagrad, "Adagrad",
+     dict(lr=0.05, lr_decay=0.01, weight_decay=0.05, initial_accumulator_value=0.1, eps=1e-6, maximize=True),
+     ("sum",)),
+]
+
+
+def _run_both(cls, tname, kwargs, dtype, seed=0, steps=N_STEPS):
+    rng = np.random.default_rng(seed)
+    params = [np.asarray(rng.standard_normal(s), dtype=dtype) for s in SHAPES]
+    start = [p.copy() for p in params]
+    tparams = [torch.from_numpy(p.copy()).requires_grad_(False) for p in params]
+    opt = cls(params, **kwargs)
+    topt = getattr(torch.optim, tname)(tparams, foreach=False, **kwargs)
+    for _ in range(steps):
+        grads = [np.asarray(rng.standard_normal(s) * 0.5 + 0.1, dtype=dtype) for s in SHAPES]
+        for tp, g in zip(tparams, grads):
+            tp.grad = torch.from_numpy(g.copy())
+        topt.step()
+        opt.step(grads)
+    return opt, params, topt, tparams, start
+
+
+def _compare(opt, params, topt, tparams, start, keys, dtype, label):
+    tol = TOL[dtype]
+    for i, (p, tp, p0) in enumerate(zip(params, tparams, start)):
+        np.testing.assert_allclose(p, tp.numpy(), err_msg=f"param {i} {label}", **tol)
+        moved = np.abs(p - p0).max(initial=0.0)
+        assert moved > 1e3 * tol["atol"], f"param {i} did not move ({label})"
+        st, tst = opt.state[i], topt.state[tp]
+        assert st["step"] == int(tst["step"].item()), label
+        for k in keys:
+            assert st[k].dtype == p.dtype
+            np.testing.assert_allclose(st[k], tst[k].numpy(), err_msg=f"{k} of param {i} {label}", **tol)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=["float64", "float32"])
+@pytest.mark.parametrize("case", TORCH_CASES, ids=lambda c: f"{c[1]}[{','.join(f'{k}={v}' for k, v in c[2].items())}]")
+def test_matches_torch(case, dtype):
+    cls, tname, kwargs, keys = case
+    opt, params, topt, tparams, start = _run_both(cls, tname, kwargs, dtype)
+    _compare(opt, params, topt, tparams, start, keys, dtype, f"{tname} {kwargs}")
+
+
+@pytest.mark.parametrize("tname", sorted({c[1] for c in TORCH_CASES}))
+def test_defaults_and_state_dict_keys_match_torch(tname):
+    """Same constructor defaults (for the options fastopt has) and state keys."""
+    import inspect
+    cls = getattr(fastopt, tname)
+    ours = {k: v.default for k, v in inspect.signature(cls).parameters.items()
+            if v.default is not inspect.Parameter.empty}
+    theirs = {k: v.default for k, v in inspect.signature(getattr(torch.optim, tname)).parameters.items()
+              if v.default is not inspect.Parameter.empty}
+    for k, v in ours.items():
+        if k in ("n_threads", "flush_denormals"):
+            continue
+        assert k in theirs, f"{tname}: fastopt option {k!r} is not torch's"
+        assert v == theirs[k], f"{tname}: default of {k} is {v!r}, torch's {theirs[k]!r}"
+    case = next(c for c in TORCH_CASES if c[1] == tname)
+    opt, params, topt, tparams, _ = _run_both(case[0], tname, case[2], np.float64, steps=2)
+    sd, tsd = opt.state_dict(), topt.state_dict()
+    assert sorted(sd["state"][0]) == sorted(tsd["state"][0])
+    assert sorted(k for k in sd["param_groups"][0] if k != "param_names") == \
+        sorted(k for k in tsd["param_groups"][0] if k not in ("foreach", "differentiable", "fused", "capturable"))
+
+
+def _functional_adagrad(params, grads, state, step, kw):
+    fastopt.functional.adagrad_(params, grads, state["sum"], step=step, **kw)
+
+
+# name -> (class, kwargs, state names in functional argument order, functional driver, buffer init)
+FUNCTIONAL = {
+    "adagrad": (fastopt.Adagrad, dict(lr=0.1, lr_decay=0.02, weight_decay=0.1, eps=1e-6, maximize=True),
+                ("sum",), _functional_adagrad, {"sum": 0.0}),
+}
+
+
+@pytest.mark.parametrize("name", sorted(FUNCTIONAL))
+@pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=["float64", "float32"])
+def test_functional_matches_class(name, dtype):
+    """The stateless form, driven with the class's state, gives the same bits."""
+    cls, kw, keys, drive, init = FUNCTIONAL[name]
+    rng = np.random.default_rng(3)
+    params = [np.asarray(rng.standard_normal(s), dtype=dtype) for s in SHAPES]
+    fparams = [p.copy() for p in params]
+    state = {k: [np.full_like(p, init[k]) for p in params] for k in keys}
+    opt = cls(params, **kw)
+    for step in range(1, N_STEPS + 1):
+        grads = [np.asarray(rng.standard_normal(s), dtype=dtype) for s in SHAPES]
+        opt.step(grads)
+        drive(fparams, grads, state, step, kw)
+    for i, (p, fp) in enumerate(zip(params, fparams)):
+        np.testing.assert_array_equal(p, fp)
+        for k in keys:
+            np.testing.assert_array_equal(opt.state[i][k], state[k][i])
