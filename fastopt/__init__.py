@@ -13,11 +13,12 @@ from .optimizer import Optimizer
 from .sgd import SGD
 from .adam import Adam, AdamW
 from .adagrad import Adagrad
+from .rmsprop import RMSprop
 from .serialization import load, save
 from . import functional
 
 __all__ = [
-    "Optimizer", "SGD", "Adam", "AdamW", "Adagrad",
+    "Optimizer", "SGD", "Adam", "AdamW", "Adagrad", "RMSprop",
     "functional", "save", "load",
     "get_num_threads", "set_num_threads",
     "show_config", "config", "get_cpu", "set_cpu", "use_cpu", "available_cpus",

@@ -16,7 +16,7 @@ from . import _engine, _threads
 from .adam import Adam
 from .sgd import SGD
 
-__all__ = ["sgd_", "adam_", "adamw_", "adagrad_"]
+__all__ = ["sgd_", "adam_", "adamw_", "adagrad_", "rmsprop_"]
 
 
 def _labels(n):
@@ -137,3 +137,25 @@ def adagrad_(params, grads, state_sums, *, step, lr=1e-2, lr_decay=0.0, weight_d
     group = dict(lr=lr, lr_decay=lr_decay, weight_decay=weight_decay, initial_accumulator_value=0.0, eps=eps,
                  maximize=maximize)
     _run(Adagrad, group, params, grads, {"sum": state_sums}, ("sum",), step, n_threads, flush_denormals)
+
+
+from .rmsprop import RMSprop  # noqa: E402
+
+
+def rmsprop_(params, grads, square_avgs, momentum_buffers=None, grad_avgs=None, *, step, lr=1e-2, alpha=0.99,
+             eps=1e-8, weight_decay=0.0, momentum=0.0, centered=False, maximize=False, n_threads=None,
+             flush_denormals=False):
+    """In-place RMSprop step (see :class:`fastopt.RMSprop` for the math).
+
+    ``momentum_buffers`` are required when momentum > 0, ``grad_avgs`` when
+    centered; all buffers start at zero."""
+    group = dict(lr=lr, alpha=alpha, eps=eps, weight_decay=weight_decay, momentum=momentum, centered=centered,
+                 maximize=maximize)
+    if momentum > 0 and momentum_buffers is None:
+        raise ValueError("momentum_buffers: required when momentum > 0")
+    if centered and grad_avgs is None:
+        raise ValueError("grad_avgs: required when centered=True")
+    names = RMSprop._buffer_names(None, group)
+    bufs = {"square_avg": square_avgs, "momentum_buffer": momentum_buffers if momentum > 0 else None,
+            "grad_avg": grad_avgs if centered else None}
+    _run(RMSprop, group, params, grads, bufs, names, step, n_threads, flush_denormals)

@@ -25,6 +25,14 @@ TORCH_CASES = [
     (fastopt.Adagrad, "Adagrad",
      dict(lr=0.05, lr_decay=0.01, weight_decay=0.05, initial_accumulator_value=0.1, eps=1e-6, maximize=True),
      ("sum",)),
+    (fastopt.RMSprop, "RMSprop", dict(lr=0.01), ("square_avg",)),
+    (fastopt.RMSprop, "RMSprop", dict(lr=0.01, alpha=0.9, weight_decay=0.1, maximize=True), ("square_avg",)),
+    (fastopt.RMSprop, "RMSprop", dict(lr=0.01, momentum=0.9, eps=1e-4), ("square_avg", "momentum_buffer")),
+    (fastopt.RMSprop, "RMSprop", dict(lr=0.01, centered=True), ("square_avg", "grad_avg")),
+    (fastopt.RMSprop, "RMSprop", dict(lr=0.01, centered=True, alpha=0.3, weight_decay=0.05),
+     ("square_avg", "grad_avg")),
+    (fastopt.RMSprop, "RMSprop", dict(lr=0.005, alpha=0.9, weight_decay=0.05, momentum=0.8, centered=True,
+                                      maximize=True), ("square_avg", "momentum_buffer", "grad_avg")),
 ]
 
 
@@ -91,10 +99,19 @@ def _functional_adagrad(params, grads, state, step, kw):
     fastopt.functional.adagrad_(params, grads, state["sum"], step=step, **kw)
 
 
+def _functional_rmsprop(params, grads, state, step, kw):
+    fastopt.functional.rmsprop_(params, grads, state["square_avg"], state["momentum_buffer"], state["grad_avg"],
+                                step=step, **kw)
+
+
 # name -> (class, kwargs, state names in functional argument order, functional driver, buffer init)
 FUNCTIONAL = {
     "adagrad": (fastopt.Adagrad, dict(lr=0.1, lr_decay=0.02, weight_decay=0.1, eps=1e-6, maximize=True),
                 ("sum",), _functional_adagrad, {"sum": 0.0}),
+    "rmsprop": (fastopt.RMSprop, dict(lr=0.01, alpha=0.4, weight_decay=0.1, momentum=0.5, centered=True,
+                                      maximize=True),
+                ("square_avg", "momentum_buffer", "grad_avg"), _functional_rmsprop,
+                {"square_avg": 0.0, "momentum_buffer": 0.0, "grad_avg": 0.0}),
 }
 
 

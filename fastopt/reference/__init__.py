@@ -15,5 +15,6 @@ from .base import ReferenceOptimizer
 from .sgd import SGD
 from .adam import Adam, AdamW
 from .adagrad import Adagrad
+from .rmsprop import RMSprop
 
-__all__ = ["ReferenceOptimizer", "SGD", "Adam", "AdamW", "Adagrad"]
+__all__ = ["ReferenceOptimizer", "SGD", "Adam", "AdamW", "Adagrad", "RMSprop"]
