@@ -14,11 +14,12 @@ from .sgd import SGD
 from .adam import Adam, AdamW
 from .adagrad import Adagrad
 from .rmsprop import RMSprop
+from .adadelta import Adadelta
 from .serialization import load, save
 from . import functional
 
 __all__ = [
-    "Optimizer", "SGD", "Adam", "AdamW", "Adagrad", "RMSprop",
+    "Optimizer", "SGD", "Adam", "AdamW", "Adagrad", "RMSprop", "Adadelta",
     "functional", "save", "load",
     "get_num_threads", "set_num_threads",
     "show_config", "config", "get_cpu", "set_cpu", "use_cpu", "available_cpus",

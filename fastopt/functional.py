@@ -16,7 +16,7 @@ from . import _engine, _threads
 from .adam import Adam
 from .sgd import SGD
 
-__all__ = ["sgd_", "adam_", "adamw_", "adagrad_", "rmsprop_"]
+__all__ = ["sgd_", "adam_", "adamw_", "adagrad_", "rmsprop_", "adadelta_"]
 
 
 def _labels(n):
@@ -159,3 +159,14 @@ def rmsprop_(params, grads, square_avgs, momentum_buffers=None, grad_avgs=None, 
     bufs = {"square_avg": square_avgs, "momentum_buffer": momentum_buffers if momentum > 0 else None,
             "grad_avg": grad_avgs if centered else None}
     _run(RMSprop, group, params, grads, bufs, names, step, n_threads, flush_denormals)
+
+
+from .adadelta import Adadelta  # noqa: E402
+
+
+def adadelta_(params, grads, square_avgs, acc_deltas, *, step, lr=1.0, rho=0.9, eps=1e-6, weight_decay=0.0,
+              maximize=False, n_threads=None, flush_denormals=False):
+    """In-place Adadelta step (see :class:`fastopt.Adadelta` for the math); buffers start at zero."""
+    group = dict(lr=lr, rho=rho, eps=eps, weight_decay=weight_decay, maximize=maximize)
+    _run(Adadelta, group, params, grads, {"square_avg": square_avgs, "acc_delta": acc_deltas},
+         ("square_avg", "acc_delta"), step, n_threads, flush_denormals)

@@ -83,6 +83,14 @@ CASES = [
          ("square_avg", "momentum_buffer", "grad_avg")),
     Case("rmsprop", fastopt.RMSprop, reference.RMSprop,
          dict(lr=0.005, alpha=0.2, momentum=0.8, centered=True), ("square_avg", "momentum_buffer", "grad_avg")),
+    # Adadelta: each option, rho at both ends of its range.
+    Case("adadelta", fastopt.Adadelta, reference.Adadelta, dict(), ("square_avg", "acc_delta")),
+    Case("adadelta", fastopt.Adadelta, reference.Adadelta, dict(lr=0.5, maximize=True), ("square_avg", "acc_delta")),
+    Case("adadelta", fastopt.Adadelta, reference.Adadelta, dict(rho=0.5, weight_decay=0.1), ("square_avg", "acc_delta")),
+    Case("adadelta", fastopt.Adadelta, reference.Adadelta, dict(rho=0.95, eps=1e-3), ("square_avg", "acc_delta")),
+    Case("adadelta", fastopt.Adadelta, reference.Adadelta, dict(lr=0.1, rho=1.0), ("square_avg", "acc_delta")),
+    Case("adadelta", fastopt.Adadelta, reference.Adadelta, dict(lr=2.0, rho=0.0), ("square_avg", "acc_delta")),
+    Case("adadelta", fastopt.Adadelta, reference.Adadelta, dict(lr=0.5, rho=0.8, eps=1e-5, weight_decay=0.05, maximize=True), ("square_avg", "acc_delta")),
 ]
 
 #: One representative configuration per rule (for the expensive tests).

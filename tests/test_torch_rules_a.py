@@ -33,6 +33,11 @@ TORCH_CASES = [
      ("square_avg", "grad_avg")),
     (fastopt.RMSprop, "RMSprop", dict(lr=0.005, alpha=0.9, weight_decay=0.05, momentum=0.8, centered=True,
                                       maximize=True), ("square_avg", "momentum_buffer", "grad_avg")),
+    (fastopt.Adadelta, "Adadelta", dict(), ("square_avg", "acc_delta")),
+    (fastopt.Adadelta, "Adadelta", dict(lr=0.5, rho=0.5, weight_decay=0.1), ("square_avg", "acc_delta")),
+    (fastopt.Adadelta, "Adadelta", dict(lr=0.5, rho=0.95, eps=1e-3, maximize=True), ("square_avg", "acc_delta")),
+    (fastopt.Adadelta, "Adadelta", dict(lr=0.3, rho=0.8, eps=1e-5, weight_decay=0.05, maximize=True),
+     ("square_avg", "acc_delta")),
 ]
 
 
@@ -104,6 +109,10 @@ def _functional_rmsprop(params, grads, state, step, kw):
                                 step=step, **kw)
 
 
+def _functional_adadelta(params, grads, state, step, kw):
+    fastopt.functional.adadelta_(params, grads, state["square_avg"], state["acc_delta"], step=step, **kw)
+
+
 # name -> (class, kwargs, state names in functional argument order, functional driver, buffer init)
 FUNCTIONAL = {
     "adagrad": (fastopt.Adagrad, dict(lr=0.1, lr_decay=0.02, weight_decay=0.1, eps=1e-6, maximize=True),
@@ -112,6 +121,8 @@ FUNCTIONAL = {
                                       maximize=True),
                 ("square_avg", "momentum_buffer", "grad_avg"), _functional_rmsprop,
                 {"square_avg": 0.0, "momentum_buffer": 0.0, "grad_avg": 0.0}),
+    "adadelta": (fastopt.Adadelta, dict(lr=0.7, rho=0.8, eps=1e-5, weight_decay=0.05, maximize=True),
+                 ("square_avg", "acc_delta"), _functional_adadelta, {"square_avg": 0.0, "acc_delta": 0.0}),
 }
 
 

@@ -4,3 +4,4 @@
 #include "stream.h"
 #include "adagrad.h"
 #include "rmsprop.h"
+#include "adadelta.h"

@@ -16,5 +16,6 @@ from .sgd import SGD
 from .adam import Adam, AdamW
 from .adagrad import Adagrad
 from .rmsprop import RMSprop
+from .adadelta import Adadelta
 
-__all__ = ["ReferenceOptimizer", "SGD", "Adam", "AdamW", "Adagrad", "RMSprop"]
+__all__ = ["ReferenceOptimizer", "SGD", "Adam", "AdamW", "Adagrad", "RMSprop", "Adadelta"]
