@@ -15,11 +15,12 @@ from .adam import Adam, AdamW
 from .adagrad import Adagrad
 from .rmsprop import RMSprop
 from .adadelta import Adadelta
+from .adamax import Adamax
 from .serialization import load, save
 from . import functional
 
 __all__ = [
-    "Optimizer", "SGD", "Adam", "AdamW", "Adagrad", "RMSprop", "Adadelta",
+    "Optimizer", "SGD", "Adam", "AdamW", "Adagrad", "RMSprop", "Adadelta", "Adamax",
     "functional", "save", "load",
     "get_num_threads", "set_num_threads",
     "show_config", "config", "get_cpu", "set_cpu", "use_cpu", "available_cpus",

@@ -16,7 +16,7 @@ from . import _engine, _threads
 from .adam import Adam
 from .sgd import SGD
 
-__all__ = ["sgd_", "adam_", "adamw_", "adagrad_", "rmsprop_", "adadelta_"]
+__all__ = ["sgd_", "adam_", "adamw_", "adagrad_", "rmsprop_", "adadelta_", "adamax_"]
 
 
 def _labels(n):
@@ -170,3 +170,14 @@ def adadelta_(params, grads, square_avgs, acc_deltas, *, step, lr=1.0, rho=0.9, 
     group = dict(lr=lr, rho=rho, eps=eps, weight_decay=weight_decay, maximize=maximize)
     _run(Adadelta, group, params, grads, {"square_avg": square_avgs, "acc_delta": acc_deltas},
          ("square_avg", "acc_delta"), step, n_threads, flush_denormals)
+
+
+from .adamax import Adamax  # noqa: E402
+
+
+def adamax_(params, grads, exp_avgs, exp_infs, *, step, lr=2e-3, beta1=0.9, beta2=0.999, eps=1e-8,
+            weight_decay=0.0, maximize=False, n_threads=None, flush_denormals=False):
+    """In-place Adamax step (see :class:`fastopt.Adamax` for the math); buffers start at zero."""
+    group = dict(lr=lr, betas=(beta1, beta2), eps=eps, weight_decay=weight_decay, maximize=maximize)
+    _run(Adamax, group, params, grads, {"exp_avg": exp_avgs, "exp_inf": exp_infs}, ("exp_avg", "exp_inf"), step,
+         n_threads, flush_denormals)

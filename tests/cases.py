@@ -91,6 +91,13 @@ CASES = [
     Case("adadelta", fastopt.Adadelta, reference.Adadelta, dict(lr=0.1, rho=1.0), ("square_avg", "acc_delta")),
     Case("adadelta", fastopt.Adadelta, reference.Adadelta, dict(lr=2.0, rho=0.0), ("square_avg", "acc_delta")),
     Case("adadelta", fastopt.Adadelta, reference.Adadelta, dict(lr=0.5, rho=0.8, eps=1e-5, weight_decay=0.05, maximize=True), ("square_avg", "acc_delta")),
+    # Adamax: each option; beta1 on both sides of the lerp switch.
+    Case("adamax", fastopt.Adamax, reference.Adamax, dict(lr=0.01), ("exp_avg", "exp_inf")),
+    Case("adamax", fastopt.Adamax, reference.Adamax, dict(lr=0.01, maximize=True), ("exp_avg", "exp_inf")),
+    Case("adamax", fastopt.Adamax, reference.Adamax, dict(lr=0.01, weight_decay=0.1), ("exp_avg", "exp_inf")),
+    Case("adamax", fastopt.Adamax, reference.Adamax, dict(lr=0.01, betas=(0.3, 0.9), eps=1e-3), ("exp_avg", "exp_inf")),
+    Case("adamax", fastopt.Adamax, reference.Adamax, dict(lr=0.01, betas=(0.0, 0.5)), ("exp_avg", "exp_inf")),
+    Case("adamax", fastopt.Adamax, reference.Adamax, dict(lr=0.005, betas=(0.8, 0.99), eps=1e-6, weight_decay=0.05, maximize=True), ("exp_avg", "exp_inf")),
 ]
 
 #: One representative configuration per rule (for the expensive tests).

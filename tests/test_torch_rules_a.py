@@ -38,6 +38,11 @@ TORCH_CASES = [
     (fastopt.Adadelta, "Adadelta", dict(lr=0.5, rho=0.95, eps=1e-3, maximize=True), ("square_avg", "acc_delta")),
     (fastopt.Adadelta, "Adadelta", dict(lr=0.3, rho=0.8, eps=1e-5, weight_decay=0.05, maximize=True),
      ("square_avg", "acc_delta")),
+    (fastopt.Adamax, "Adamax", dict(), ("exp_avg", "exp_inf")),
+    (fastopt.Adamax, "Adamax", dict(lr=0.01, weight_decay=0.1, maximize=True), ("exp_avg", "exp_inf")),
+    (fastopt.Adamax, "Adamax", dict(lr=0.01, betas=(0.3, 0.9), eps=1e-3), ("exp_avg", "exp_inf")),
+    (fastopt.Adamax, "Adamax", dict(lr=0.005, betas=(0.8, 0.99), eps=1e-6, weight_decay=0.05, maximize=True),
+     ("exp_avg", "exp_inf")),
 ]
 
 
@@ -113,6 +118,13 @@ def _functional_adadelta(params, grads, state, step, kw):
     fastopt.functional.adadelta_(params, grads, state["square_avg"], state["acc_delta"], step=step, **kw)
 
 
+def _functional_adamax(params, grads, state, step, kw):
+    kw = dict(kw)
+    beta1, beta2 = kw.pop("betas")
+    fastopt.functional.adamax_(params, grads, state["exp_avg"], state["exp_inf"], step=step, beta1=beta1,
+                               beta2=beta2, **kw)
+
+
 # name -> (class, kwargs, state names in functional argument order, functional driver, buffer init)
 FUNCTIONAL = {
     "adagrad": (fastopt.Adagrad, dict(lr=0.1, lr_decay=0.02, weight_decay=0.1, eps=1e-6, maximize=True),
@@ -123,6 +135,8 @@ FUNCTIONAL = {
                 {"square_avg": 0.0, "momentum_buffer": 0.0, "grad_avg": 0.0}),
     "adadelta": (fastopt.Adadelta, dict(lr=0.7, rho=0.8, eps=1e-5, weight_decay=0.05, maximize=True),
                  ("square_avg", "acc_delta"), _functional_adadelta, {"square_avg": 0.0, "acc_delta": 0.0}),
+    "adamax": (fastopt.Adamax, dict(lr=0.01, betas=(0.3, 0.9), eps=1e-4, weight_decay=0.05, maximize=True),
+               ("exp_avg", "exp_inf"), _functional_adamax, {"exp_avg": 0.0, "exp_inf": 0.0}),
 }
 
 

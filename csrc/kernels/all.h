@@ -5,3 +5,4 @@
 #include "adagrad.h"
 #include "rmsprop.h"
 #include "adadelta.h"
+#include "adamax.h"

@@ -17,5 +17,6 @@ from .adam import Adam, AdamW
 from .adagrad import Adagrad
 from .rmsprop import RMSprop
 from .adadelta import Adadelta
+from .adamax import Adamax
 
-__all__ = ["ReferenceOptimizer", "SGD", "Adam", "AdamW", "Adagrad", "RMSprop", "Adadelta"]
+__all__ = ["ReferenceOptimizer", "SGD", "Adam", "AdamW", "Adagrad", "RMSprop", "Adadelta", "Adamax"]
