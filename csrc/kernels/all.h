@@ -6,3 +6,4 @@
 #include "rmsprop.h"
 #include "adadelta.h"
 #include "adamax.h"
+#include "radam.h"

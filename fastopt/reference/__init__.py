@@ -18,5 +18,6 @@ from .adagrad import Adagrad
 from .rmsprop import RMSprop
 from .adadelta import Adadelta
 from .adamax import Adamax
+from .radam import RAdam
 
-__all__ = ["ReferenceOptimizer", "SGD", "Adam", "AdamW", "Adagrad", "RMSprop", "Adadelta", "Adamax"]
+__all__ = ["ReferenceOptimizer", "SGD", "Adam", "AdamW", "Adagrad", "RMSprop", "Adadelta", "Adamax", "RAdam"]
