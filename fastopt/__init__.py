@@ -17,11 +17,12 @@ from .rmsprop import RMSprop
 from .adadelta import Adadelta
 from .adamax import Adamax
 from .radam import RAdam
+from .nadam import NAdam
 from .serialization import load, save
 from . import functional
 
 __all__ = [
-    "Optimizer", "SGD", "Adam", "AdamW", "Adagrad", "RMSprop", "Adadelta", "Adamax", "RAdam",
+    "Optimizer", "SGD", "Adam", "AdamW", "Adagrad", "RMSprop", "Adadelta", "Adamax", "RAdam", "NAdam",
     "functional", "save", "load",
     "get_num_threads", "set_num_threads",
     "show_config", "config", "get_cpu", "set_cpu", "use_cpu", "available_cpus",

@@ -115,6 +115,26 @@ CASES = [
          dict(lr=0.005, betas=(0.8, 0.99), eps=1e-6, weight_decay=0.05, decoupled_weight_decay=True, maximize=True), ("exp_avg", "exp_avg_sq")),
     Case("radam", fastopt.RAdam, reference.RAdam,
          dict(lr=0.005, betas=(0.2, 0.95), weight_decay=0.05, maximize=True), ("exp_avg", "exp_avg_sq")),
+    # NAdam: each option; beta1 on both sides of the lerp switch.
+    Case("nadam", fastopt.NAdam, reference.NAdam,
+         dict(lr=0.01), ("exp_avg", "exp_avg_sq")),
+    Case("nadam", fastopt.NAdam, reference.NAdam,
+         dict(lr=0.01, maximize=True), ("exp_avg", "exp_avg_sq")),
+    Case("nadam", fastopt.NAdam, reference.NAdam,
+         dict(lr=0.01, weight_decay=0.1), ("exp_avg", "exp_avg_sq")),
+    Case("nadam", fastopt.NAdam, reference.NAdam,
+         dict(lr=0.01, weight_decay=0.1, decoupled_weight_decay=True), ("exp_avg", "exp_avg_sq")),
+    Case("nadam", fastopt.NAdam, reference.NAdam,
+         dict(lr=0.01, betas=(0.3, 0.9), eps=1e-3), ("exp_avg", "exp_avg_sq")),
+    Case("nadam", fastopt.NAdam, reference.NAdam,
+         dict(lr=0.01, momentum_decay=0.1), ("exp_avg", "exp_avg_sq")),
+    Case("nadam", fastopt.NAdam, reference.NAdam,
+         dict(lr=0.01, momentum_decay=0.0, betas=(0.0, 0.99)), ("exp_avg", "exp_avg_sq")),
+    Case("nadam", fastopt.NAdam, reference.NAdam,
+         dict(lr=0.005, betas=(0.8, 0.99), eps=1e-6, weight_decay=0.05, momentum_decay=0.02,
+              decoupled_weight_decay=True, maximize=True), ("exp_avg", "exp_avg_sq")),
+    Case("nadam", fastopt.NAdam, reference.NAdam,
+         dict(lr=0.005, betas=(0.2, 0.95), weight_decay=0.05, maximize=True), ("exp_avg", "exp_avg_sq")),
 ]
 
 #: One representative configuration per rule (for the expensive tests).

@@ -50,6 +50,14 @@ TORCH_CASES = [
     (fastopt.RAdam, "RAdam", dict(lr=0.01, betas=(0.9, 0.5)), ("exp_avg", "exp_avg_sq")),
     (fastopt.RAdam, "RAdam", dict(lr=0.005, betas=(0.8, 0.99), eps=1e-6, weight_decay=0.05,
                                   decoupled_weight_decay=True, maximize=True), ("exp_avg", "exp_avg_sq")),
+    (fastopt.NAdam, "NAdam", dict(), ("exp_avg", "exp_avg_sq", "mu_product")),
+    (fastopt.NAdam, "NAdam", dict(lr=0.01, weight_decay=0.1, maximize=True), ("exp_avg", "exp_avg_sq", "mu_product")),
+    (fastopt.NAdam, "NAdam", dict(lr=0.01, weight_decay=0.1, decoupled_weight_decay=True),
+     ("exp_avg", "exp_avg_sq", "mu_product")),
+    (fastopt.NAdam, "NAdam", dict(lr=0.01, betas=(0.3, 0.9), eps=1e-3, momentum_decay=0.05),
+     ("exp_avg", "exp_avg_sq", "mu_product")),
+    (fastopt.NAdam, "NAdam", dict(lr=0.005, betas=(0.8, 0.99), eps=1e-6, weight_decay=0.05, momentum_decay=0.02,
+                                  decoupled_weight_decay=True, maximize=True), ("exp_avg", "exp_avg_sq", "mu_product")),
 ]
 
 
@@ -78,6 +86,10 @@ def _compare(opt, params, topt, tparams, start, keys, dtype, label):
         st, tst = opt.state[i], topt.state[tp]
         assert st["step"] == int(tst["step"].item()), label
         for k in keys:
+            if k == "mu_product":  # a float32 scalar in both, computed the same way: equal bits
+                assert isinstance(st[k], np.float32)
+                assert st[k] == tst[k].item(), f"mu_product of param {i} {label}"
+                continue
             assert st[k].dtype == p.dtype
             np.testing.assert_allclose(st[k], tst[k].numpy(), err_msg=f"{k} of param {i} {label}", **tol)
 
@@ -139,6 +151,15 @@ def _functional_radam(params, grads, state, step, kw):
                               beta2=beta2, **kw)
 
 
+def _functional_nadam(params, grads, state, step, kw):
+    kw = dict(kw)
+    beta1, beta2 = kw.pop("betas")
+    if "mu" not in state:
+        state["mu"] = np.ones(len(params), dtype=np.float32)
+    fastopt.functional.nadam_(params, grads, state["exp_avg"], state["exp_avg_sq"], state["mu"], step=step,
+                              beta1=beta1, beta2=beta2, **kw)
+
+
 # name -> (class, kwargs, state names in functional argument order, functional driver, buffer init)
 FUNCTIONAL = {
     "adagrad": (fastopt.Adagrad, dict(lr=0.1, lr_decay=0.02, weight_decay=0.1, eps=1e-6, maximize=True),
@@ -153,6 +174,9 @@ FUNCTIONAL = {
                ("exp_avg", "exp_inf"), _functional_adamax, {"exp_avg": 0.0, "exp_inf": 0.0}),
     "radam": (fastopt.RAdam, dict(lr=0.01, betas=(0.3, 0.9), eps=1e-4, weight_decay=0.05, maximize=True),
               ("exp_avg", "exp_avg_sq"), _functional_radam, {"exp_avg": 0.0, "exp_avg_sq": 0.0}),
+    "nadam": (fastopt.NAdam, dict(lr=0.01, betas=(0.3, 0.9), eps=1e-4, weight_decay=0.05, momentum_decay=0.01,
+                                  maximize=True),
+              ("exp_avg", "exp_avg_sq"), _functional_nadam, {"exp_avg": 0.0, "exp_avg_sq": 0.0}),
 }
 
 
@@ -183,3 +207,40 @@ def test_radam_switches_to_rectified_steps_at_step_6():
     assert flags == [0, 0, 0, 0, 0, 4, 4]
     one_half = fastopt.RAdam([np.zeros(3)], betas=(0.9, 0.5))
     assert all(one_half._scalars(one_half.param_groups[0], t)[1] & 4 == 0 for t in range(1, 100))
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=["float64", "float32"])
+def test_nadam_mu_product_per_param(dtype):
+    """mu_product is per-param state: params whose products differ (an edit
+    through opt.state, a param skipped for a step) get their own coefficients
+    in the same call, bit for bit as the reference, and the state round-trips
+    through state_dict like torch's."""
+    from fastopt import reference
+    rng = np.random.default_rng(7)
+    params = [np.asarray(rng.standard_normal(s), dtype=dtype) for s in SHAPES]
+    rparams = [p.copy() for p in params]
+    kw = dict(lr=0.01, betas=(0.8, 0.99), momentum_decay=0.05)
+    opt, ref = fastopt.NAdam(params, **kw), reference.NAdam(rparams, **kw)
+    for t in range(N_STEPS):
+        grads = [np.asarray(rng.standard_normal(s), dtype=dtype) for s in SHAPES]
+        if t == 5:
+            grads[1] = None
+        if t == 9:
+            opt.state[2]["mu_product"] = ref.state[2]["mu_product"] = np.float32(0.25)
+        opt.step(grads)
+        ref.step(grads)
+    for i, (p, rp) in enumerate(zip(params, rparams)):
+        np.testing.assert_array_equal(p, rp.reshape(p.shape))
+        assert opt.state[i]["mu_product"] == ref.state[i]["mu_product"]
+    assert len({float(opt.state[i]["mu_product"]) for i in range(len(params))}) == 3
+    sd = opt.state_dict()
+    params2 = [p.copy() for p in params]
+    opt2 = fastopt.NAdam(params2, **kw)
+    opt2.load_state_dict({"state": {k: {n: (torch.tensor(v) if n == "mu_product" else v) for n, v in st.items()}
+                                    for k, st in sd["state"].items()}, "param_groups": sd["param_groups"]})
+    grads = [np.asarray(rng.standard_normal(s), dtype=dtype) for s in SHAPES]
+    opt.step(grads)
+    opt2.step(grads)
+    for p, p2 in zip(params, params2):
+        np.testing.assert_array_equal(p, p2)
+    assert [opt.state[i]["mu_product"] for i in range(4)] == [opt2.state[i]["mu_product"] for i in range(4)]

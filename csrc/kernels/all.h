@@ -7,3 +7,4 @@
 #include "adadelta.h"
 #include "adamax.h"
 #include "radam.h"
+#include "nadam.h"

@@ -19,5 +19,6 @@ from .rmsprop import RMSprop
 from .adadelta import Adadelta
 from .adamax import Adamax
 from .radam import RAdam
+from .nadam import NAdam
 
-__all__ = ["ReferenceOptimizer", "SGD", "Adam", "AdamW", "Adagrad", "RMSprop", "Adadelta", "Adamax", "RAdam"]
+__all__ = ["ReferenceOptimizer", "SGD", "Adam", "AdamW", "Adagrad", "RMSprop", "Adadelta", "Adamax", "RAdam", "NAdam"]
