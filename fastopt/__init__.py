@@ -12,13 +12,19 @@ from ._threads import get_num_threads, set_num_threads
 from .optimizer import Optimizer
 from .sgd import SGD
 from .adam import Adam, AdamW
+from .adagrad import Adagrad
+from .rmsprop import RMSprop
+from .adadelta import Adadelta
+from .adamax import Adamax
+from .radam import RAdam
+from .nadam import NAdam
 from .serialization import load, save
 from . import functional
 from . import lr_scheduler, schedules
 from .plotting import plot_schedule
 
 __all__ = [
-    "Optimizer", "SGD", "Adam", "AdamW",
+    "Optimizer", "SGD", "Adam", "AdamW", "Adagrad", "RMSprop", "Adadelta", "Adamax", "RAdam", "NAdam",
     "functional", "save", "load",
     "lr_scheduler", "schedules", "plot_schedule",
     "get_num_threads", "set_num_threads",

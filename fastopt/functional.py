@@ -17,7 +17,7 @@ from . import _validation as V
 from .adam import Adam
 from .sgd import SGD
 
-__all__ = ["sgd_", "adam_", "adamw_"]
+__all__ = ["sgd_", "adam_", "adamw_", "adagrad_", "rmsprop_", "adadelta_", "adamax_", "radam_", "nadam_"]
 
 
 def _labels(n):
@@ -124,3 +124,131 @@ def adamw_(params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs=None, *, step, 
     adam_(params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, step=step, lr=lr, beta1=beta1, beta2=beta2,
           eps=eps, weight_decay=weight_decay, amsgrad=amsgrad, maximize=maximize, decoupled_weight_decay=True,
           n_threads=n_threads, flush_denormals=flush_denormals)
+
+
+from .adagrad import Adagrad  # noqa: E402  (rules appended below keep their imports with them)
+
+
+def adagrad_(params, grads, state_sums, *, step, lr=1e-2, lr_decay=0.0, weight_decay=0.0, eps=1e-10,
+             maximize=False, n_threads=None, flush_denormals=False):
+    """In-place Adagrad step (see :class:`fastopt.Adagrad` for the math).
+
+    ``state_sums`` are the accumulators (torch's ``sum`` state); fill them
+    with the initial accumulator value before the first step."""
+    group = dict(lr=lr, lr_decay=lr_decay, weight_decay=weight_decay, initial_accumulator_value=0.0, eps=eps,
+                 maximize=maximize)
+    _run(Adagrad, group, params, grads, {"sum": state_sums}, ("sum",), step, n_threads, flush_denormals)
+
+
+from .rmsprop import RMSprop  # noqa: E402
+
+
+def rmsprop_(params, grads, square_avgs, momentum_buffers=None, grad_avgs=None, *, step, lr=1e-2, alpha=0.99,
+             eps=1e-8, weight_decay=0.0, momentum=0.0, centered=False, maximize=False, n_threads=None,
+             flush_denormals=False):
+    """In-place RMSprop step (see :class:`fastopt.RMSprop` for the math).
+
+    ``momentum_buffers`` are required when momentum > 0, ``grad_avgs`` when
+    centered; all buffers start at zero."""
+    group = dict(lr=lr, alpha=alpha, eps=eps, weight_decay=weight_decay, momentum=momentum, centered=centered,
+                 maximize=maximize)
+    if momentum > 0 and momentum_buffers is None:
+        raise ValueError("momentum_buffers: required when momentum > 0")
+    if centered and grad_avgs is None:
+        raise ValueError("grad_avgs: required when centered=True")
+    names = RMSprop._buffer_names(None, group)
+    bufs = {"square_avg": square_avgs, "momentum_buffer": momentum_buffers if momentum > 0 else None,
+            "grad_avg": grad_avgs if centered else None}
+    _run(RMSprop, group, params, grads, bufs, names, step, n_threads, flush_denormals)
+
+
+from .adadelta import Adadelta  # noqa: E402
+
+
+def adadelta_(params, grads, square_avgs, acc_deltas, *, step, lr=1.0, rho=0.9, eps=1e-6, weight_decay=0.0,
+              maximize=False, n_threads=None, flush_denormals=False):
+    """In-place Adadelta step (see :class:`fastopt.Adadelta` for the math); buffers start at zero."""
+    group = dict(lr=lr, rho=rho, eps=eps, weight_decay=weight_decay, maximize=maximize)
+    _run(Adadelta, group, params, grads, {"square_avg": square_avgs, "acc_delta": acc_deltas},
+         ("square_avg", "acc_delta"), step, n_threads, flush_denormals)
+
+
+from .adamax import Adamax  # noqa: E402
+
+
+def adamax_(params, grads, exp_avgs, exp_infs, *, step, lr=2e-3, beta1=0.9, beta2=0.999, eps=1e-8,
+            weight_decay=0.0, maximize=False, n_threads=None, flush_denormals=False):
+    """In-place Adamax step (see :class:`fastopt.Adamax` for the math); buffers start at zero."""
+    group = dict(lr=lr, betas=(beta1, beta2), eps=eps, weight_decay=weight_decay, maximize=maximize)
+    _run(Adamax, group, params, grads, {"exp_avg": exp_avgs, "exp_inf": exp_infs}, ("exp_avg", "exp_inf"), step,
+         n_threads, flush_denormals)
+
+
+from .radam import RAdam  # noqa: E402
+
+
+def radam_(params, grads, exp_avgs, exp_avg_sqs, *, step, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8,
+           weight_decay=0.0, decoupled_weight_decay=False, maximize=False, n_threads=None, flush_denormals=False):
+    """In-place RAdam step (see :class:`fastopt.RAdam` for the math); buffers start at zero."""
+    group = dict(lr=lr, betas=(beta1, beta2), eps=eps, weight_decay=weight_decay,
+                 decoupled_weight_decay=decoupled_weight_decay, maximize=maximize)
+    _run(RAdam, group, params, grads, {"exp_avg": exp_avgs, "exp_avg_sq": exp_avg_sqs}, ("exp_avg", "exp_avg_sq"),
+         step, n_threads, flush_denormals)
+
+
+from .nadam import NAdam  # noqa: E402
+from .reference.nadam import nadam_mu  # noqa: E402
+
+
+def nadam_(params, grads, exp_avgs, exp_avg_sqs, mu_products, *, step, lr=2e-3, beta1=0.9, beta2=0.999, eps=1e-8,
+           weight_decay=0.0, momentum_decay=4e-3, decoupled_weight_decay=False, maximize=False, n_threads=None,
+           flush_denormals=False):
+    """In-place NAdam step (see :class:`fastopt.NAdam` for the math).
+
+    ``mu_products`` is a writeable 1-d float array with one entry per param
+    (torch's ``mu_product`` state: start at 1; float32 matches torch), updated
+    in place in its own dtype; the other buffers start at zero."""
+    group = dict(lr=lr, betas=(beta1, beta2), eps=eps, weight_decay=weight_decay, momentum_decay=momentum_decay,
+                 decoupled_weight_decay=decoupled_weight_decay, maximize=maximize)
+    NAdam._check_group(None, group, None)
+    params, grads = list(params), list(grads)
+    n = len(params)
+    if not (isinstance(mu_products, np.ndarray) and mu_products.ndim == 1 and mu_products.size == n
+            and mu_products.dtype.kind == "f" and mu_products.flags.writeable):
+        raise ValueError(f"mu_products: expected a writeable 1-d float array of {n} values")
+    steps = [int(step)] * n if isinstance(step, (int, np.integer)) and not isinstance(step, bool) else list(step)
+    if len(steps) != n:
+        raise ValueError(f"step: expected an int or {n} counts, got {len(steps)}")
+    if any(int(s) < 1 for s in steps):
+        raise ValueError("step: step numbers are 1-based and must be >= 1")
+    one = mu_products.dtype.type
+    new = np.array([mu_products[i] * one(nadam_mu(float(beta1), float(momentum_decay), int(steps[i]))[0])
+                    for i in range(n)], dtype=mu_products.dtype)
+    by_key = {}
+    for i in range(n):
+        by_key.setdefault((int(steps[i]), float(new[i])), []).append(i)
+    bufs = {"exp_avg": list(exp_avgs), "exp_avg_sq": list(exp_avg_sqs)}
+    for name, lst in bufs.items():
+        if len(lst) != n:
+            raise ValueError(f"{name}: expected {n} arrays, got {len(lst)}")
+    if len(grads) != n:
+        raise ValueError(f"grads: expected {n} arrays, got {len(grads)}")
+    if len(by_key) == 1:
+        (s, mp), = by_key
+        _run(NAdam, dict(group, mu_product=mp), params, grads, bufs, ("exp_avg", "exp_avg_sq"), s, n_threads,
+             flush_denormals)
+    else:
+        # One call per (step, mu_product) subset: check shapes and dtypes of
+        # everything first, so that a bad entry raises before any write.
+        _engine.check_params(params, _labels(n))
+        for name, lst in [("grads", grads)] + list(bufs.items()):
+            for i, (b, p) in enumerate(zip(lst, params)):
+                b = np.asarray(b)
+                if b.shape != p.shape or b.dtype != p.dtype:
+                    raise ValueError(f"{name}[{i}]: shape/dtype {b.shape}/{b.dtype} does not match "
+                                     f"params[{i}] {p.shape}/{p.dtype}")
+        for (s, mp), idx in by_key.items():
+            _run(NAdam, dict(group, mu_product=mp), [params[i] for i in idx], [grads[i] for i in idx],
+                 {k: [v[i] for i in idx] for k, v in bufs.items()}, ("exp_avg", "exp_avg_sq"), s, n_threads,
+                 flush_denormals)
+    mu_products[...] = new

@@ -14,5 +14,11 @@ state as ``self.state[i]`` dicts with torch's key names, and has
 from .base import ReferenceOptimizer
 from .sgd import SGD
 from .adam import Adam, AdamW
+from .adagrad import Adagrad
+from .rmsprop import RMSprop
+from .adadelta import Adadelta
+from .adamax import Adamax
+from .radam import RAdam
+from .nadam import NAdam
 
-__all__ = ["ReferenceOptimizer", "SGD", "Adam", "AdamW"]
+__all__ = ["ReferenceOptimizer", "SGD", "Adam", "AdamW", "Adagrad", "RMSprop", "Adadelta", "Adamax", "RAdam", "NAdam"]
