@@ -16,7 +16,7 @@ from . import _engine, _threads
 from .adam import Adam
 from .sgd import SGD
 
-__all__ = ["sgd_", "adam_", "adamw_"]
+__all__ = ["sgd_", "adam_", "adamw_", "lamb_"]
 
 
 def _labels(n):
@@ -123,3 +123,15 @@ def adamw_(params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs=None, *, step, 
     adam_(params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, step=step, lr=lr, beta1=beta1, beta2=beta2,
           eps=eps, weight_decay=weight_decay, amsgrad=amsgrad, maximize=maximize, decoupled_weight_decay=True,
           n_threads=n_threads, flush_denormals=flush_denormals)
+
+
+def lamb_(params, grads, exp_avgs, exp_avg_sqs, *, step, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-6,
+          weight_decay=0.0, maximize=False, n_threads=None, flush_denormals=False):
+    """In-place LAMB step (see :class:`fastopt.LAMB` for the math): two fused
+    passes, per-tensor trust ratios."""
+    from ._multipass import functional_step
+    from .lamb import LAMB
+    functional_step(LAMB, dict(lr=lr, betas=(beta1, beta2), eps=eps, weight_decay=weight_decay,
+                               maximize=maximize),
+                    params, grads, {"exp_avg": exp_avgs, "exp_avg_sq": exp_avg_sqs}, step, n_threads,
+                    flush_denormals)

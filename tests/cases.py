@@ -50,6 +50,12 @@ CASES = [
          ("exp_avg", "exp_avg_sq", "max_exp_avg_sq")),
     Case("adamw", fastopt.AdamW, reference.AdamW, dict(lr=0.01, betas=(0.0, 0.99), maximize=True),
          ("exp_avg", "exp_avg_sq")),
+    Case("lamb", fastopt.LAMB, reference.LAMB, dict(lr=0.01), ("exp_avg", "exp_avg_sq")),
+    Case("lamb", fastopt.LAMB, reference.LAMB, dict(lr=0.01, weight_decay=0.1), ("exp_avg", "exp_avg_sq")),
+    Case("lamb", fastopt.LAMB, reference.LAMB, dict(lr=0.02, betas=(0.5, 0.9), eps=1e-3, maximize=True),
+         ("exp_avg", "exp_avg_sq")),
+    Case("lamb", fastopt.LAMB, reference.LAMB, dict(lr=0.01, weight_decay=0.01, maximize=True),
+         ("exp_avg", "exp_avg_sq")),
 ]
 
 #: One representative configuration per rule (for the expensive tests).
