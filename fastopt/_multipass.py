@@ -105,6 +105,30 @@ def rebind_dummy(plan):
     plan.bind(1, list(plan.params), None)
 
 
+class InputStash:
+    """Mixin for rules whose second pass reads the step's inputs again:
+    ``Plan.run`` unbinds input slots after each call, so they are bound anew
+    from the inputs of the current ``step()`` (kept only while it runs)."""
+
+    _stash = None
+
+    def _apply(self, inputs):
+        self._stash = inputs
+        try:
+            super()._apply(inputs)
+        finally:
+            self._stash = None
+
+    def _rebind_inputs(self, plan, group):
+        gi = next(i for i, g in enumerate(self.param_groups) if g is group)
+        for k, per_group in enumerate(self._stash):
+            arrays = per_group[gi]
+            if not plan.same_params(group["params"]):
+                by_id = {id(p): a for p, a in zip(group["params"], arrays)}
+                arrays = [by_id[id(p)] for p in plan.params]
+            plan.bind(1 + k, list(arrays), None)
+
+
 def functional_step(cls, hyper, params, grads, buffers, steps, n_threads, flush_denormals):
     """One step of `cls` over caller-owned buffers ({state name: list aligned with params})."""
     params = list(params)

@@ -16,7 +16,7 @@ from . import _engine, _threads
 from .adam import Adam
 from .sgd import SGD
 
-__all__ = ["sgd_", "adam_", "adamw_", "lamb_"]
+__all__ = ["sgd_", "adam_", "adamw_", "lamb_", "lars_"]
 
 
 def _labels(n):
@@ -135,3 +135,19 @@ def lamb_(params, grads, exp_avgs, exp_avg_sqs, *, step, lr=1e-3, beta1=0.9, bet
                                maximize=maximize),
                     params, grads, {"exp_avg": exp_avgs, "exp_avg_sq": exp_avg_sqs}, step, n_threads,
                     flush_denormals)
+
+
+def lars_(params, grads, momentum_buffers=None, *, lr=1e-3, momentum=0.9, dampening=0.0, weight_decay=0.0,
+          nesterov=False, trust_coefficient=0.001, eps=1e-8, lars_exclude=False, maximize=False, step=1,
+          n_threads=None, flush_denormals=False):
+    """In-place LARS step (see :class:`fastopt.LARS` for the math). As for
+    :func:`sgd_`, ``momentum_buffers`` are overwritten at ``step == 1``."""
+    from ._multipass import functional_step
+    from .lars import LARS
+    if momentum != 0 and momentum_buffers is None:
+        raise ValueError("momentum_buffers: required when momentum != 0")
+    functional_step(LARS, dict(lr=lr, momentum=momentum, dampening=dampening, weight_decay=weight_decay,
+                               nesterov=nesterov, trust_coefficient=trust_coefficient, eps=eps,
+                               lars_exclude=lars_exclude, maximize=maximize),
+                    params, grads, {"momentum_buffer": momentum_buffers} if momentum != 0 else {}, step,
+                    n_threads, flush_denormals)

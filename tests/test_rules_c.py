@@ -95,3 +95,80 @@ def test_lamb_validation():
         fastopt.LAMB([w], betas=(0.9, 1.0))
     with pytest.raises(ValueError, match="weight_decay"):
         fastopt.LAMB([w], weight_decay=-1)
+
+
+def _lars_f64(p, g, b, lr, mu, wd, eta, eps, first):
+    wn, gn = np.linalg.norm(p), np.linalg.norm(g)
+    r = eta * wn / (gn + wd * wn + eps) if wn > 0 and gn > 0 else 1.0
+    d = r * (g + wd * p)
+    b[...] = d if first else mu * b + d
+    p -= lr * b
+
+
+def test_lars_matches_textbook_formula(rng):
+    shapes = [(6, 2), (40000,), (3,)]
+    params = [rng.standard_normal(s) for s in shapes]
+    mine = [p.copy() for p in params]
+    bufs = [np.zeros_like(p) for p in params]
+    opt = fastopt.LARS(mine, lr=0.5, weight_decay=0.01, trust_coefficient=0.02, n_threads=2)
+    for t in range(8):
+        grads = [rng.standard_normal(s) for s in shapes]
+        opt.step(grads)
+        for p, g, b in zip(params, grads, bufs):
+            _lars_f64(p, g, b, 0.5, 0.9, 0.01, 0.02, 1e-8, t == 0)
+    for a, b in zip(mine, params):
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-14)
+
+
+def test_lars_exclude_group_is_momentum_sgd(rng):
+    w, bias = rng.standard_normal(10), rng.standard_normal(3)
+    w2, bias2 = w.copy(), bias.copy()
+    opt = fastopt.LARS([{"params": [w]}, {"params": [bias], "lars_exclude": True}], lr=0.1, weight_decay=0.01)
+    sgd = fastopt.SGD([bias2], lr=0.1, momentum=0.9, weight_decay=0.01)
+    for _ in range(5):
+        g = [rng.standard_normal(10), rng.standard_normal(3)]
+        opt.step(g)
+        sgd.step([g[1]])
+    np.testing.assert_array_equal(bias, bias2)
+    assert not np.allclose(w, w2)
+
+
+def test_lars_zero_weights_ratio_one():
+    w = np.zeros(3)
+    fastopt.LARS([w], lr=0.1, momentum=0.0).step([np.array([1.0, 2.0, 3.0])])
+    np.testing.assert_allclose(w, [-0.1, -0.2, -0.3])
+
+
+def test_lars_noncontiguous_grads_and_missing_grad(rng):
+    a, b = rng.standard_normal((4, 4)), rng.standard_normal(5)
+    a2, b2 = a.copy(), b.copy()
+    g = rng.standard_normal((4, 8))[:, ::2]
+    fastopt.LARS([a, b], lr=0.1).step([g, None])
+    fastopt.LARS([a2], lr=0.1).step([np.ascontiguousarray(g)])
+    np.testing.assert_array_equal(a, a2)
+    np.testing.assert_array_equal(b, b2)
+
+
+def test_lars_functional_equals_class(rng):
+    shapes = [(7,), (3, 4)]
+    p1 = [rng.standard_normal(s).astype(np.float32) for s in shapes]
+    p2 = [p.copy() for p in p1]
+    bufs = [np.zeros_like(p) for p in p1]
+    opt = fastopt.LARS(p1, lr=0.1, weight_decay=0.01, nesterov=True)
+    for t in range(1, 6):
+        grads = [rng.standard_normal(s).astype(np.float32) for s in shapes]
+        opt.step(grads)
+        F.lars_(p2, grads, bufs, lr=0.1, weight_decay=0.01, nesterov=True, step=t)
+    for i in range(len(shapes)):
+        np.testing.assert_array_equal(p1[i], p2[i])
+        np.testing.assert_array_equal(opt.state[i]["momentum_buffer"], bufs[i])
+
+
+def test_lars_validation():
+    w = np.zeros(3)
+    with pytest.raises(ValueError, match="trust_coefficient"):
+        fastopt.LARS([w], trust_coefficient=0.0)
+    with pytest.raises(ValueError, match="eps"):
+        fastopt.LARS([w], eps=-1.0)
+    with pytest.raises(TypeError, match="lars_exclude"):
+        fastopt.LARS([{"params": [w], "lars_exclude": "yes"}])

@@ -3,3 +3,4 @@
 #include "adam.h"
 #include "stream.h"
 #include "lamb.h"
+#include "lars.h"

@@ -15,5 +15,6 @@ from .base import ReferenceOptimizer
 from .sgd import SGD
 from .adam import Adam, AdamW
 from .lamb import LAMB
+from .lars import LARS
 
-__all__ = ["ReferenceOptimizer", "SGD", "Adam", "AdamW", "LAMB"]
+__all__ = ["ReferenceOptimizer", "SGD", "Adam", "AdamW", "LAMB", "LARS"]
