@@ -172,3 +172,115 @@ def test_lars_validation():
         fastopt.LARS([w], eps=-1.0)
     with pytest.raises(TypeError, match="lars_exclude"):
         fastopt.LARS([{"params": [w], "lars_exclude": "yes"}])
+
+
+# ---------------------------------------------------------------- SAM
+def _quad(a, b):
+    """f(w) = (a w0^2 + b w1^2) / 2 and its gradient."""
+    def closure_for(w):
+        return lambda: (0.5 * (a * w[0] ** 2 + b * w[1] ** 2), [np.array([a * w[0], b * w[1]])])
+    return closure_for
+
+
+@pytest.mark.parametrize("adaptive", [False, True])
+def test_sam_two_dim_hand_computed(adaptive):
+    a, b, lr, rho = 1.0, 10.0, 0.05, 0.1
+    w = np.array([1.0, 0.5])
+    opt = fastopt.SAM(fastopt.SGD([w], lr=lr), rho=rho, adaptive=adaptive)
+    loss = opt.step(_quad(a, b)(w))
+    # By hand: g = (a w0, b w1) = (1, 5).
+    g0, g1 = 1.0, 5.0
+    if adaptive:  # e = rho T^2 g / ||T g||, T = |w| = diag(1, 0.5)
+        tg = np.hypot(1.0 * g0, 0.5 * g1)
+        e = rho * np.array([1.0 * g0, 0.25 * g1]) / tg
+    else:
+        e = rho * np.array([g0, g1]) / np.hypot(g0, g1)
+    wp = np.array([1.0, 0.5]) + e
+    expected = np.array([1.0, 0.5]) - lr * np.array([a * wp[0], b * wp[1]])
+    np.testing.assert_allclose(w, expected, rtol=1e-12)
+    assert loss == 0.5 * (1.0 + 10.0 * 0.25)
+    # Plain SGD from the same point lands elsewhere.
+    plain = np.array([1.0, 0.5]) - lr * np.array([g0, g1])
+    assert np.abs(w - plain).max() > 1e-3
+
+
+def _sam_numpy(params, grads_fn, base_ref, rho, adaptive, T):
+    """NumPy SAM replica in the kernels' order (global norm over spans in plan order)."""
+    from fastopt._multipass import BLOCK, combine, lanes8
+    grads = grads_fn(params)
+    vals = []
+    for p, g in zip(params, grads):
+        x = (np.abs(p) * g if adaptive else g).reshape(-1).astype(np.float64)
+        vals += [lanes8(x[o:o + BLOCK] * x[o:o + BLOCK]) for o in range(0, x.size, BLOCK)]
+    total = float(combine(np.array(vals), [0])[0]) if vals else 0.0
+    scale = T(rho / (np.sqrt(total) + 1e-12))
+    old = [p.copy() for p in params]
+    for p, g in zip(params, grads):
+        p[...] = p + (((p * p) * g) * scale if adaptive else g * scale)
+    grads2 = grads_fn(params)
+    for p, o in zip(params, old):
+        p[...] = o
+    base_ref.step(grads2)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("adaptive", [False, True])
+@pytest.mark.parametrize("n_threads", [1, 2])
+def test_sam_bitwise_against_numpy(dtype, adaptive, n_threads, isa, parallel):
+    r = np.random.default_rng(7)
+    shapes = [(5,), (fastopt._engine.BLOCK + 9,), (3, 7), (0,)]
+    params = [r.standard_normal(s).astype(dtype) for s in shapes]
+    ref_params = [p.copy() for p in params]
+    targets = [r.standard_normal(s).astype(dtype) for s in shapes]
+
+    def grads_fn(ps):  # gradient of sum((p - t)^3 / 3): non-linear, so the perturbation matters
+        return [(p - t) * (p - t) for p, t in zip(ps, targets)]
+
+    opt = fastopt.SAM(fastopt.Adam(params, lr=0.01, n_threads=n_threads), rho=0.05, adaptive=adaptive)
+    ref = reference.Adam(ref_params, lr=0.01)
+    for _ in range(4):
+        opt.step(lambda: (0.0, grads_fn(params)))
+        _sam_numpy(ref_params, grads_fn, ref, 0.05, adaptive, np.dtype(dtype).type)
+    for p, rp in zip(params, ref_params):
+        np.testing.assert_array_equal(p, rp)
+
+
+def test_sam_first_second_step_and_errors():
+    w = np.array([1.0, -2.0])
+    opt = fastopt.SAM(fastopt.SGD([w], lr=0.1), rho=0.5)
+    with pytest.raises(RuntimeError, match="first_step"):
+        opt.second_step([np.ones(2)])
+    opt.first_step([np.array([3.0, 4.0])])
+    np.testing.assert_allclose(w, [1.3, -1.6])
+    with pytest.raises(RuntimeError, match="second_step"):
+        opt.first_step([np.ones(2)])
+    opt.second_step([np.array([1.0, 1.0])])
+    np.testing.assert_allclose(w, [0.9, -2.1])  # restored exactly, then the SGD step
+    with pytest.raises(TypeError, match="closure"):
+        opt.step()
+    with pytest.raises(ValueError, match="rho"):
+        fastopt.SAM(fastopt.SGD([np.zeros(1)]), rho=-1.0)
+    with pytest.raises(TypeError, match="base_optimizer"):
+        fastopt.SAM(object())
+
+
+def test_sam_maximize_and_missing_grads():
+    w, v = np.array([1.0, 1.0]), np.array([5.0])
+    opt = fastopt.SAM(fastopt.SGD([w, v], lr=0.1, maximize=True), rho=1.0)
+    opt.first_step([np.array([0.0, 2.0]), None])
+    np.testing.assert_allclose(w, [1.0, 0.0], atol=1e-9)  # moved against the gradient: ascent for maximize
+    np.testing.assert_array_equal(v, [5.0])
+    opt.second_step([np.array([0.0, 1.0]), None])
+    np.testing.assert_allclose(w, [1.0, 1.1])
+    np.testing.assert_array_equal(v, [5.0])
+
+
+def test_sam_shares_groups_and_state_dict():
+    w = np.zeros(3)
+    base = fastopt.Adam([w], lr=0.1)
+    opt = fastopt.SAM(base, rho=0.2, adaptive=True)
+    assert opt.param_groups is base.param_groups and base.param_groups[0]["rho"] == 0.2
+    opt.step(lambda: (0.0, [np.ones(3)]))
+    sd = opt.state_dict()
+    assert sd["param_groups"][0]["adaptive"] is True and "exp_avg" in sd["state"][0]
+

@@ -4,3 +4,4 @@
 #include "stream.h"
 #include "lamb.h"
 #include "lars.h"
+#include "sam.h"
