@@ -15,11 +15,12 @@ from .adam import Adam, AdamW
 from .lamb import LAMB
 from .lars import LARS
 from .sam import SAM
+from .lookahead import Lookahead
 from .serialization import load, save
 from . import functional
 
 __all__ = [
-    "Optimizer", "SGD", "Adam", "AdamW", "LAMB", "LARS", "SAM",
+    "Optimizer", "SGD", "Adam", "AdamW", "LAMB", "LARS", "SAM", "Lookahead",
     "functional", "save", "load",
     "get_num_threads", "set_num_threads",
     "show_config", "config", "get_cpu", "set_cpu", "use_cpu", "available_cpus",

@@ -284,3 +284,62 @@ def test_sam_shares_groups_and_state_dict():
     sd = opt.state_dict()
     assert sd["param_groups"][0]["adaptive"] is True and "exp_avg" in sd["state"][0]
 
+
+# ---------------------------------------------------------------- Lookahead
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("n_threads", [1, 2])
+def test_lookahead_bitwise_against_numpy(dtype, n_threads, isa, parallel):
+    r = np.random.default_rng(11)
+    shapes = [(3,), (fastopt._engine.BLOCK + 3,), (4, 5)]
+    params = [r.standard_normal(s).astype(dtype) for s in shapes]
+    ref_params = [p.copy() for p in params]
+    T = np.dtype(dtype).type
+    opt = fastopt.Lookahead(fastopt.SGD(params, lr=0.05, momentum=0.9, n_threads=n_threads), k=3, alpha=0.6)
+    ref = reference.SGD(ref_params, lr=0.05, momentum=0.9)
+    slow = [p.copy() for p in ref_params]
+    for t in range(1, 11):
+        grads = [r.standard_normal(s).astype(dtype) for s in shapes]
+        opt.step(grads)
+        ref.step(grads)
+        if t % 3 == 0:
+            for p, s in zip(ref_params, slow):
+                s[...] = s + T(0.6) * (p - s)
+                p[...] = s
+    for p, rp in zip(params, ref_params):
+        np.testing.assert_array_equal(p, rp)
+    for i, s in enumerate(slow):
+        np.testing.assert_array_equal(opt.state_dict()["slow"][i], s)
+
+
+def test_lookahead_state_dict_resume(rng):
+    shapes = [(6,), (2, 3)]
+    grads = [[rng.standard_normal(s) for s in shapes] for _ in range(10)]
+    w0 = [rng.standard_normal(s) for s in shapes]
+    full = [w.copy() for w in w0]
+    opt = fastopt.Lookahead(fastopt.Adam(full, lr=0.1), k=4)
+    for g in grads:
+        opt.step(g)
+    part = [w.copy() for w in w0]
+    opt1 = fastopt.Lookahead(fastopt.Adam(part, lr=0.1), k=4)
+    for g in grads[:6]:
+        opt1.step(g)
+    sd = opt1.state_dict()
+    assert set(sd["slow"]) == {0, 1} and sd["step"] == 6 and "exp_avg" in sd["base"]["state"][0]
+    resumed = [w.copy() for w in part]
+    opt2 = fastopt.Lookahead(fastopt.Adam(resumed, lr=0.1), k=1, alpha=0.9)
+    opt2.load_state_dict({**sd, "slow": {k: v.copy() for k, v in sd["slow"].items()}})
+    assert opt2.k == 4 and opt2.alpha == 0.5
+    for g in grads[6:]:
+        opt2.step(g)
+    for a, b in zip(full, resumed):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_lookahead_validation():
+    base = fastopt.SGD([np.zeros(2)])
+    with pytest.raises(ValueError, match="k"):
+        fastopt.Lookahead(base, k=0)
+    with pytest.raises(TypeError, match="k"):
+        fastopt.Lookahead(base, k=2.5)
+    with pytest.raises(ValueError, match="alpha"):
+        fastopt.Lookahead(base, alpha=1.5)

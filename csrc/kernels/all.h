@@ -5,3 +5,4 @@
 #include "lamb.h"
 #include "lars.h"
 #include "sam.h"
+#include "lookahead.h"
