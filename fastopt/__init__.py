@@ -18,6 +18,10 @@ from .adadelta import Adadelta
 from .adamax import Adamax
 from .radam import RAdam
 from .nadam import NAdam
+from .lamb import LAMB
+from .lars import LARS
+from .sam import SAM
+from .lookahead import Lookahead
 from .serialization import load, save
 from . import functional
 from . import lr_scheduler, schedules
@@ -25,6 +29,7 @@ from .plotting import plot_schedule
 
 __all__ = [
     "Optimizer", "SGD", "Adam", "AdamW", "Adagrad", "RMSprop", "Adadelta", "Adamax", "RAdam", "NAdam",
+    "LAMB", "LARS", "SAM", "Lookahead",
     "functional", "save", "load",
     "lr_scheduler", "schedules", "plot_schedule",
     "get_num_threads", "set_num_threads",

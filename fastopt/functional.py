@@ -17,7 +17,8 @@ from . import _validation as V
 from .adam import Adam
 from .sgd import SGD
 
-__all__ = ["sgd_", "adam_", "adamw_", "adagrad_", "rmsprop_", "adadelta_", "adamax_", "radam_", "nadam_"]
+__all__ = ["sgd_", "adam_", "adamw_", "adagrad_", "rmsprop_", "adadelta_", "adamax_", "radam_", "nadam_",
+           "lamb_", "lars_"]
 
 
 def _labels(n):
@@ -252,3 +253,31 @@ def nadam_(params, grads, exp_avgs, exp_avg_sqs, mu_products, *, step, lr=2e-3, 
                  {k: [v[i] for i in idx] for k, v in bufs.items()}, ("exp_avg", "exp_avg_sq"), s, n_threads,
                  flush_denormals)
     mu_products[...] = new
+
+
+def lamb_(params, grads, exp_avgs, exp_avg_sqs, *, step, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-6,
+          weight_decay=0.0, maximize=False, n_threads=None, flush_denormals=False):
+    """In-place LAMB step (see :class:`fastopt.LAMB` for the math): two fused
+    passes, per-tensor trust ratios."""
+    from ._multipass import functional_step
+    from .lamb import LAMB
+    functional_step(LAMB, dict(lr=lr, betas=(beta1, beta2), eps=eps, weight_decay=weight_decay,
+                               maximize=maximize),
+                    params, grads, {"exp_avg": exp_avgs, "exp_avg_sq": exp_avg_sqs}, step, n_threads,
+                    flush_denormals)
+
+
+def lars_(params, grads, momentum_buffers=None, *, lr=1e-3, momentum=0.9, dampening=0.0, weight_decay=0.0,
+          nesterov=False, trust_coefficient=0.001, eps=1e-8, lars_exclude=False, maximize=False, step=1,
+          n_threads=None, flush_denormals=False):
+    """In-place LARS step (see :class:`fastopt.LARS` for the math). As for
+    :func:`sgd_`, ``momentum_buffers`` are overwritten at ``step == 1``."""
+    from ._multipass import functional_step
+    from .lars import LARS
+    if momentum != 0 and momentum_buffers is None:
+        raise ValueError("momentum_buffers: required when momentum != 0")
+    functional_step(LARS, dict(lr=lr, momentum=momentum, dampening=dampening, weight_decay=weight_decay,
+                               nesterov=nesterov, trust_coefficient=trust_coefficient, eps=eps,
+                               lars_exclude=lars_exclude, maximize=maximize),
+                    params, grads, {"momentum_buffer": momentum_buffers} if momentum != 0 else {}, step,
+                    n_threads, flush_denormals)

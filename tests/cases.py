@@ -140,6 +140,22 @@ CASES = [
               decoupled_weight_decay=True, maximize=True), ("exp_avg", "exp_avg_sq")),
     Case("nadam", fastopt.NAdam, reference.NAdam,
          dict(lr=0.005, betas=(0.2, 0.95), weight_decay=0.05, maximize=True), ("exp_avg", "exp_avg_sq")),
+    Case("lamb", fastopt.LAMB, reference.LAMB, dict(lr=0.01), ("exp_avg", "exp_avg_sq")),
+    Case("lamb", fastopt.LAMB, reference.LAMB, dict(lr=0.01, weight_decay=0.1), ("exp_avg", "exp_avg_sq")),
+    Case("lamb", fastopt.LAMB, reference.LAMB, dict(lr=0.02, betas=(0.5, 0.9), eps=1e-3, maximize=True),
+         ("exp_avg", "exp_avg_sq")),
+    Case("lamb", fastopt.LAMB, reference.LAMB, dict(lr=0.01, weight_decay=0.01, maximize=True),
+         ("exp_avg", "exp_avg_sq")),
+    Case("lars", fastopt.LARS, reference.LARS, dict(lr=0.1), ("momentum_buffer",)),
+    Case("lars", fastopt.LARS, reference.LARS, dict(lr=0.1, momentum=0.0, weight_decay=0.01)),
+    Case("lars", fastopt.LARS, reference.LARS,
+         dict(lr=0.1, weight_decay=0.05, trust_coefficient=0.02, eps=0.0), ("momentum_buffer",)),
+    Case("lars", fastopt.LARS, reference.LARS, dict(lr=0.1, nesterov=True, maximize=True, weight_decay=0.01),
+         ("momentum_buffer",)),
+    Case("lars", fastopt.LARS, reference.LARS, dict(lr=0.1, dampening=0.3, momentum=0.8), ("momentum_buffer",)),
+    Case("lars", fastopt.LARS, reference.LARS, dict(lr=0.05, lars_exclude=True, weight_decay=0.01),
+         ("momentum_buffer",)),
+    Case("lars", fastopt.LARS, reference.LARS, dict(lr=0.05, lars_exclude=True, momentum=0.0, maximize=True)),
 ]
 
 #: One representative configuration per rule (for the expensive tests).

@@ -8,3 +8,7 @@
 #include "adamax.h"
 #include "radam.h"
 #include "nadam.h"
+#include "lamb.h"
+#include "lars.h"
+#include "sam.h"
+#include "lookahead.h"

@@ -20,5 +20,8 @@ from .adadelta import Adadelta
 from .adamax import Adamax
 from .radam import RAdam
 from .nadam import NAdam
+from .lamb import LAMB
+from .lars import LARS
 
-__all__ = ["ReferenceOptimizer", "SGD", "Adam", "AdamW", "Adagrad", "RMSprop", "Adadelta", "Adamax", "RAdam", "NAdam"]
+__all__ = ["ReferenceOptimizer", "SGD", "Adam", "AdamW", "Adagrad", "RMSprop", "Adadelta", "Adamax", "RAdam", "NAdam",
+           "LAMB", "LARS"]

@@ -1,0 +1,171 @@
+"""Helpers of the rules that reduce per tensor (LAMB, LARS) or over all params (SAM).
+
+A reducing kernel writes ``OUT_WIDTH`` doubles per span (see csrc/fastopt.h);
+inside a span it accumulates in double with 8 lane accumulators (element k to
+lane k % 8, lanes combined as ((l0+l1)+(l2+l3))+((l4+l5)+(l6+l7)), then the
+tail one by one), the same on every ISA. Here the spans of each tensor are
+summed in span order with one ``np.add.reduceat``: results depend on neither
+the thread count nor the ISA. :func:`ref_sum_sq` reproduces the whole order
+in NumPy for the reference implementations, so the tests can be bitwise.
+
+Also :func:`functional_step`, the stateless form of a multi-pass rule: it
+validates the caller's buffers and runs one step of a throwaway optimizer
+whose state *is* those buffers (updated in place).
+"""
+import numpy as np
+
+from . import _engine
+
+BLOCK = _engine.BLOCK
+OUT_WIDTH = 4
+
+
+class _SpanInfo:
+    __slots__ = ("plan", "out", "starts", "has", "n")
+
+    def __init__(self, plan):
+        spans = plan.spans()
+        self.plan = plan
+        self.n = plan.n_tensors
+        self.out = np.zeros(plan.n_spans * OUT_WIDTH)
+        first = np.full(self.n, -1, dtype=np.int64)
+        if spans.shape[0]:
+            t = spans[:, 0]
+            new = np.ones(t.size, dtype=bool)
+            new[1:] = t[1:] != t[:-1]
+            first[t[new]] = np.nonzero(new)[0]
+        self.has = first >= 0
+        self.starts = first[self.has]
+
+    def sums(self, col):
+        """Per-tensor sums of column `col` of the last run's output (0 for empty tensors)."""
+        res = np.zeros(self.n)
+        if self.starts.size:
+            res[self.has] = combine(self.out.reshape(-1, OUT_WIDTH)[:, col], self.starts)
+        return res
+
+
+class SpanCache:
+    """Per-plan span layout and output buffer, built once per plan."""
+
+    def __init__(self):
+        self._d = {}
+
+    def get(self, plan):
+        hit = self._d.get(id(plan))
+        if hit is not None and hit.plan is plan:
+            return hit
+        if len(self._d) > 64:  # plans of slow-path subsets come and go
+            self._d.clear()
+        info = _SpanInfo(plan)
+        self._d[id(plan)] = info
+        return info
+
+
+def combine(values, starts):
+    """Sums of the segments values[starts[i]:starts[i+1]] (the spans of one tensor)."""
+    return np.add.reduceat(np.ascontiguousarray(values, dtype=np.float64), np.asarray(starts, dtype=np.intp))
+
+
+def lanes8(sq):
+    """Sum of a 1-D float64 array in the kernels' in-span order."""
+    nb = sq.size - sq.size % 8
+    if nb:
+        la = np.cumsum(sq[:nb].reshape(-1, 8), axis=0)[-1]
+        t = ((la[0] + la[1]) + (la[2] + la[3])) + ((la[4] + la[5]) + (la[6] + la[7]))
+    else:
+        t = np.float64(0.0)
+    for x in sq[nb:]:
+        t = t + x
+    return t
+
+
+def ref_sum_sq(x):
+    """Sum of squares (in double) of a tensor's values, exactly as the kernels
+    and the span combination compute it."""
+    x = np.asarray(x).reshape(-1).astype(np.float64)
+    vals = [lanes8(x[o:o + BLOCK] * x[o:o + BLOCK]) for o in range(0, x.size, BLOCK)]
+    if not vals:
+        return 0.0
+    return float(combine(np.array(vals), [0])[0])
+
+
+def safe_ratio(num, den):
+    """num / den elementwise, 1 where num == 0 or den == 0 (LAMB's and LARS's convention)."""
+    num = np.asarray(num, dtype=np.float64)
+    den = np.asarray(den, dtype=np.float64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        r = num / den
+    return np.where((num == 0) | (den == 0), 1.0, r)
+
+
+def rebind_dummy(plan):
+    """Bind the grad slot of `plan` to its own params for a pass that does not
+    read it (Plan.run unbinds input slots after every call)."""
+    plan.bind(1, list(plan.params), None)
+
+
+class InputStash:
+    """Mixin for rules whose second pass reads the step's inputs again:
+    ``Plan.run`` unbinds input slots after each call, so they are bound anew
+    from the inputs of the current ``step()`` (kept only while it runs)."""
+
+    _stash = None
+
+    def _apply(self, inputs):
+        self._stash = inputs
+        try:
+            super()._apply(inputs)
+        finally:
+            self._stash = None
+
+    def _rebind_inputs(self, plan, group):
+        gi = next(i for i, g in enumerate(self.param_groups) if g is group)
+        for k, per_group in enumerate(self._stash):
+            arrays = per_group[gi]
+            if not plan.same_params(group["params"]):
+                by_id = {id(p): a for p, a in zip(group["params"], arrays)}
+                arrays = [by_id[id(p)] for p in plan.params]
+            plan.bind(1 + k, list(arrays), None)
+
+
+def functional_step(cls, hyper, params, grads, buffers, steps, n_threads, flush_denormals):
+    """One step of `cls` over caller-owned buffers ({state name: list aligned with params})."""
+    params = list(params)
+    n = len(params)
+    labels = [f"params[{i}]" for i in range(n)]
+    _engine.check_params(params, labels)
+    grads = list(grads)
+    if len(grads) != n:
+        raise ValueError(f"grads: expected {n} arrays, got {len(grads)}")
+    written, owners = list(params), list(labels)
+    for name, lst in buffers.items():
+        lst = list(lst)
+        if len(lst) != n:
+            raise ValueError(f"{name}: expected {n} arrays, got {len(lst)}")
+        _engine.check_params(lst, [f"{name}[{i}]" for i in range(n)])
+        for i, (b, p) in enumerate(zip(lst, params)):
+            if b.shape != p.shape or b.dtype != p.dtype:
+                raise ValueError(f"{name}[{i}]: shape/dtype {b.shape}/{b.dtype} does not match "
+                                 f"params[{i}] {p.shape}/{p.dtype}")
+        buffers[name] = lst
+        written += lst
+        owners += [f"{name}[{i}]" for i in range(n)]
+    hit = _engine.find_overlap(written)
+    if hit is not None:
+        raise ValueError(f"{owners[hit[1]]}: shares memory with {owners[hit[0]]}")
+    if isinstance(steps, (int, np.integer)) and not isinstance(steps, bool):
+        steps = [int(steps)] * n
+    steps = [int(s) for s in steps]
+    if len(steps) != n:
+        raise ValueError(f"step: expected an int or {n} counts, got {len(steps)}")
+    if any(s < 1 for s in steps):
+        raise ValueError("step: step numbers are 1-based and must be >= 1")
+    if any(g is None for g in grads):
+        raise ValueError(f"grads: entry for params[{[g is None for g in grads].index(True)}] is None")
+    opt = cls(params, **hyper, n_threads=n_threads, flush_denormals=flush_denormals)
+    for i, p in enumerate(params):
+        st = {"step": steps[i] - 1}
+        st.update({name: lst[i] for name, lst in buffers.items()})
+        opt._state[id(p)] = st
+    opt.step(grads)
