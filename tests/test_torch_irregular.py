@@ -1,0 +1,209 @@
+"""torch parity for the irregular rules: LBFGS (closure-driven), SparseAdam
+(row-sparse gradients) and Muon (2-D orthogonalised momentum).
+
+The closures of the LBFGS tests compute the loss and gradients with torch on
+arrays shared with NumPy (torch.from_numpy), so both optimizers see the same
+function values bit for bit and only the optimizers' own arithmetic differs.
+"""
+import copy
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+
+import fastopt  # noqa: E402
+from fastopt import _engine  # noqa: E402
+
+
+# ---------------------------------------------------------------- LBFGS
+def rosenbrock(ts):
+    """Generalised Rosenbrock over the concatenation of the tensors in `ts`."""
+    x = torch.cat([t.reshape(-1) for t in ts])
+    return torch.sum(100 * (x[1:] - x[:-1] ** 2) ** 2 + (1 - x[:-1]) ** 2)
+
+
+def np_closure(fn, params):
+    """fastopt's closure convention, (loss, grads), evaluated by torch on shared memory."""
+    def closure():
+        ts = [torch.from_numpy(p).requires_grad_() for p in params]
+        loss = fn(ts)
+        loss.backward()
+        return loss.item(), [t.grad.numpy() for t in ts]
+    return closure
+
+
+STARTS = {
+    "2d": [[-1.5, 2.0]],
+    "11d": [[-1.2, 1.0, -1.2, 1.0, 0.5], [[0.3, -0.5, 1.1], [0.9, -1.0, 0.2]]],
+}
+
+
+def lbfgs_pair(start, dtype, **kw):
+    ps = [np.array(a, dtype=dtype) for a in STARTS[start]]
+    tp = [torch.tensor(np.array(a, dtype=dtype), requires_grad=True) for a in STARTS[start]]
+    opt = fastopt.LBFGS(ps, **kw)
+    topt = torch.optim.LBFGS(tp, **kw)
+
+    def tclosure():
+        topt.zero_grad()
+        loss = rosenbrock(tp)
+        loss.backward()
+        return loss
+
+    return ps, opt, np_closure(rosenbrock, ps), tp, topt, tclosure
+
+
+def flat_np(x):
+    return np.concatenate([np.asarray(a).reshape(-1) for a in x])
+
+
+def assert_lbfgs_state(opt, topt, rtol, atol):
+    st, tst = opt.state[0], topt.state[topt.param_groups[0]["params"][0]]
+    assert st["n_iter"] == tst["n_iter"]
+    assert st["func_evals"] == tst["func_evals"]
+    assert len(st["old_dirs"]) == len(tst["old_dirs"])
+    np.testing.assert_allclose(st["d"], tst["d"].numpy(), rtol=rtol, atol=atol)
+    np.testing.assert_allclose(st["prev_flat_grad"], tst["prev_flat_grad"].numpy(), rtol=rtol, atol=atol)
+    for a, b in zip(st["old_dirs"] + st["old_stps"], tst["old_dirs"] + tst["old_stps"]):
+        np.testing.assert_allclose(a, b.numpy(), rtol=rtol, atol=atol)
+    np.testing.assert_allclose([float(r) for r in st["ro"]], [float(r) for r in tst["ro"]], rtol=rtol * 100)
+    np.testing.assert_allclose(float(st["H_diag"]), float(tst["H_diag"]), rtol=rtol * 100)
+    np.testing.assert_allclose(float(st["t"]), float(tst["t"]), rtol=rtol * 100)
+
+
+# Dot products sum in a different order than torch's BLAS, so iterates agree
+# to a few ulps at first; on Rosenbrock's curved valley, line-search runs
+# amplify that to ~1e-7 relative over a few steps (then converge together).
+LBFGS_OPTIONS = [
+    ("2d", dict(lr=1, max_iter=5, line_search_fn="strong_wolfe")),
+    ("2d", dict(lr=0.002, max_iter=5)),
+    ("11d", dict(lr=1, history_size=5, line_search_fn="strong_wolfe")),
+    ("11d", dict(lr=0.0005, history_size=3, max_iter=7)),
+    ("11d", dict(lr=0.8, max_iter=4, max_eval=6, line_search_fn="strong_wolfe")),
+]
+LBFGS_RTOL = {"2d": 1e-9, "11d": 1e-6}
+
+
+@pytest.mark.parametrize("start,kw", LBFGS_OPTIONS)
+def test_lbfgs_matches_torch_float64(start, kw):
+    ps, opt, clos, tp, topt, tclos = lbfgs_pair(start, np.float64, **kw)
+    rtol = LBFGS_RTOL[start]
+    for k in range(25):
+        l1, l2 = opt.step(clos), topt.step(tclos)
+        np.testing.assert_allclose(float(l1), float(l2.detach()), rtol=rtol, atol=1e-12, err_msg=f"loss, step {k}")
+        np.testing.assert_allclose(flat_np(ps), flat_np([t.detach() for t in tp]), rtol=rtol, atol=rtol,
+                                   err_msg=f"params after step {k}")
+    assert_lbfgs_state(opt, topt, rtol=1e-5, atol=1e-7)
+
+
+@pytest.mark.parametrize("start,kw", [o for o in LBFGS_OPTIONS if "line_search_fn" not in o[1]])
+def test_lbfgs_matches_torch_float32_fixed_step(start, kw):
+    ps, opt, clos, tp, topt, tclos = lbfgs_pair(start, np.float32, **kw)
+    for k in range(20):
+        opt.step(clos)
+        topt.step(tclos)
+        np.testing.assert_allclose(flat_np(ps), flat_np([t.detach() for t in tp]), rtol=1e-5, atol=1e-6,
+                                   err_msg=f"params after step {k}")
+    assert_lbfgs_state(opt, topt, rtol=1e-3, atol=1e-4)
+
+
+@pytest.mark.parametrize("start", ["2d", "11d"])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_lbfgs_strong_wolfe_reaches_minimum(start, dtype):
+    # float32 trajectories drift from torch's (float32 dot products round
+    # differently and Rosenbrock amplifies it) but both reach the minimum.
+    ps, opt, clos, tp, topt, tclos = lbfgs_pair(start, dtype, lr=1, line_search_fn="strong_wolfe")
+    for _ in range(20):
+        opt.step(clos)
+        topt.step(tclos)
+    tol = 1e-5 if dtype == np.float64 else 2e-3
+    np.testing.assert_allclose(flat_np(ps), 1.0, atol=tol)
+    np.testing.assert_allclose(flat_np([t.detach() for t in tp]), 1.0, atol=tol)
+
+
+@pytest.mark.parametrize("ls", [None, "strong_wolfe"])
+def test_lbfgs_resume_from_state_dict(ls):
+    kw = dict(lr=1 if ls else 0.0005, history_size=4, max_iter=6, line_search_fn=ls)
+    ps, opt, clos, *_ = lbfgs_pair("11d", np.float64, **kw)
+    for _ in range(3):
+        opt.step(clos)
+    sd = copy.deepcopy(opt.state_dict())
+    saved = [p.copy() for p in ps]
+    for _ in range(3):
+        opt.step(clos)
+    ps2 = [p.copy() for p in saved]
+    opt2 = fastopt.LBFGS(ps2, **kw)
+    opt2.load_state_dict(sd)
+    clos2 = np_closure(rosenbrock, ps2)
+    for _ in range(3):
+        opt2.step(clos2)
+    for a, b in zip(ps, ps2):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_lbfgs_loads_torch_state_dict():
+    kw = dict(lr=1, history_size=4, max_iter=6, line_search_fn="strong_wolfe")
+    ps, opt, clos, tp, topt, tclos = lbfgs_pair("11d", np.float64, **kw)
+    for _ in range(2):
+        topt.step(tclos)
+    for p, t in zip(ps, tp):
+        p[...] = t.detach().numpy()
+    opt.load_state_dict(topt.state_dict())
+    for k in range(3):
+        opt.step(clos)
+        topt.step(tclos)
+        np.testing.assert_allclose(flat_np(ps), flat_np([t.detach() for t in tp]), rtol=1e-9, atol=1e-9)
+
+
+def quad_closure(params, target):
+    weights = [(1 + np.arange(p.size).reshape(p.shape) % 5).astype(p.dtype) for p in params]
+
+    def closure():
+        grads = [p.dtype.type(2) * (p - q) * w for p, q, w in zip(params, target, weights)]
+        loss = sum(float((((p - q) ** 2) * w).sum()) for p, q, w in zip(params, target, weights))
+        return loss, grads
+    return closure
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_lbfgs_independent_of_threads_and_isa(dtype, parallel):
+    rng = np.random.default_rng(0)
+    shapes = [(_engine.BLOCK + 17,), (300, 7), (5,)]
+    start = [rng.standard_normal(s).astype(dtype) for s in shapes]
+    target = [rng.standard_normal(s).astype(dtype) for s in shapes]
+    results = []
+    for isa in fastopt.available_cpus():
+        for nt in (1, 2):
+            with fastopt.use_cpu(isa):
+                ps = [a.copy() for a in start]
+                opt = fastopt.LBFGS(ps, history_size=5, max_iter=8, line_search_fn="strong_wolfe", n_threads=nt)
+                for _ in range(2):
+                    opt.step(quad_closure(ps, target))
+                results.append(ps)
+    for r in results[1:]:
+        for a, b in zip(results[0], r):
+            np.testing.assert_array_equal(a, b)
+
+
+def test_lbfgs_errors():
+    w = np.zeros(3)
+    with pytest.raises(ValueError, match="parameter groups"):
+        fastopt.LBFGS([{"params": [w]}, {"params": [np.zeros(2)]}])
+    with pytest.raises(ValueError, match="line_search_fn"):
+        fastopt.LBFGS([w], line_search_fn="armijo")
+    with pytest.raises(ValueError, match="lr"):
+        fastopt.LBFGS([w], lr=-1)
+    with pytest.raises(ValueError, match="history_size"):
+        fastopt.LBFGS([w], history_size=0)
+    with pytest.raises(TypeError, match="max_iter"):
+        fastopt.LBFGS([w], max_iter=2.5)
+    opt = fastopt.LBFGS([w])
+    with pytest.raises(TypeError, match="closure"):
+        opt.step()
+    with pytest.raises(TypeError, match="one dtype"):
+        fastopt.LBFGS([w, np.zeros(2, np.float32)]).step(lambda: (0.0, [np.ones(3), np.ones(2, np.float32)]))
+    with pytest.raises(ValueError, match="shape"):
+        opt.step(lambda: (1.0, [np.ones(4)]))
+    with pytest.raises(ValueError, match="is None"):
+        opt.step(lambda: (1.0, [None]))
