@@ -16,7 +16,7 @@ from . import _engine, _threads
 from .adam import Adam
 from .sgd import SGD
 
-__all__ = ["sgd_", "adam_", "adamw_"]
+__all__ = ["sgd_", "adam_", "adamw_", "sparse_adam_"]
 
 
 def _labels(n):
@@ -123,3 +123,12 @@ def adamw_(params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs=None, *, step, 
     adam_(params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, step=step, lr=lr, beta1=beta1, beta2=beta2,
           eps=eps, weight_decay=weight_decay, amsgrad=amsgrad, maximize=maximize, decoupled_weight_decay=True,
           n_threads=n_threads, flush_denormals=flush_denormals)
+
+
+def sparse_adam_(params, grads, exp_avgs, exp_avg_sqs, *, step, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8,
+                 maximize=False, n_threads=None, flush_denormals=False):
+    """In-place SparseAdam step over row-sparse grads (see :class:`fastopt.SparseAdam`
+    and :class:`fastopt.RowSparseGrad`); a None grad skips its param."""
+    from .sparse_adam import sparse_adam_ as run
+    run(params, grads, exp_avgs, exp_avg_sqs, step=step, lr=lr, beta1=beta1, beta2=beta2, eps=eps,
+        maximize=maximize, n_threads=n_threads, flush_denormals=flush_denormals)

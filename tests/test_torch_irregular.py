@@ -13,7 +13,9 @@ import pytest
 torch = pytest.importorskip("torch")
 
 import fastopt  # noqa: E402
-from fastopt import _engine  # noqa: E402
+from fastopt import _engine, reference  # noqa: E402
+
+pytestmark = pytest.mark.filterwarnings("ignore:Sparse invariant checks")
 
 
 # ---------------------------------------------------------------- LBFGS
@@ -207,3 +209,151 @@ def test_lbfgs_errors():
         opt.step(lambda: (1.0, [np.ones(4)]))
     with pytest.raises(ValueError, match="is None"):
         opt.step(lambda: (1.0, [None]))
+
+
+# ---------------------------------------------------------------- SparseAdam
+SPARSE_SHAPES = [(40, 3), (7,), (20, 2, 3), (_engine.BLOCK // 8 + 3, 9)]
+
+
+def sparse_grads(rng, shapes, dtype, dup, step):
+    """One RowSparseGrad per param (None for a param skipped this step; an
+    empty one now and then), with repeated rows when `dup`."""
+    out = []
+    for j, s in enumerate(shapes):
+        if (step + j) % 5 == 4:
+            out.append(None)
+            continue
+        k = 0 if (step + j) % 7 == 6 else int(rng.integers(1, s[0] + 1))
+        idx = rng.integers(0, s[0], size=k) if dup else rng.permutation(s[0])[:k]
+        vals = (rng.standard_normal((k,) + s[1:]) * 0.5 + 0.1).astype(dtype)
+        out.append(fastopt.RowSparseGrad(idx, vals))
+    return out
+
+
+def to_torch_sparse(g, shape):
+    return torch.sparse_coo_tensor(torch.from_numpy(g.indices.astype(np.int64))[None], torch.from_numpy(g.values),
+                                   shape)
+
+
+SPARSE_OPTIONS = [dict(), dict(lr=0.01), dict(lr=0.02, betas=(0.5, 0.9), eps=1e-6, maximize=True),
+                  dict(lr=0.005, betas=(0.0, 0.99))]
+
+
+@pytest.mark.parametrize("kw", SPARSE_OPTIONS, ids=str)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("dup", [False, True])
+def test_sparse_adam_matches_torch(kw, dtype, dup):
+    rng = np.random.default_rng(3)
+    ps = [rng.standard_normal(s).astype(dtype) for s in SPARSE_SHAPES]
+    tp = [torch.tensor(p.copy(), requires_grad=True) for p in ps]
+    opt = fastopt.SparseAdam(ps, **kw)
+    topt = torch.optim.SparseAdam(tp, **kw)
+    for step in range(20):
+        grads = sparse_grads(rng, SPARSE_SHAPES, dtype, dup, step)
+        opt.step(grads)
+        for t, g, s in zip(tp, grads, SPARSE_SHAPES):
+            t.grad = None if g is None else to_torch_sparse(g, s)
+        topt.step()
+    # Same op order as torch, but torch's CPU sqrt (MKL VML) is not correctly
+    # rounded (1 ulp off on ~2% of inputs, float32 and float64), and repeated
+    # rows are summed in another order than torch's coalesce: a tolerance.
+    # The moments do not involve sqrt: bitwise with unique rows.
+    rtol = 1e-5 if dtype == np.float32 else 1e-10
+    atol = 1e-6 if dtype == np.float32 else 1e-12
+    for i, (p, t) in enumerate(zip(ps, tp)):
+        np.testing.assert_allclose(p, t.detach().numpy(), rtol=rtol, atol=atol, err_msg=f"param {i}")
+        st, tst = opt.state[i], topt.state[t]
+        assert st["step"] == tst["step"]
+        for key in ("exp_avg", "exp_avg_sq"):
+            if dup:
+                np.testing.assert_allclose(st[key], tst[key].numpy(), rtol=rtol, atol=atol, err_msg=f"{key} {i}")
+            else:
+                # moments depend on params only through the grads: exact
+                np.testing.assert_array_equal(st[key], tst[key].numpy(), err_msg=f"{key} {i}")
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("n_threads", [1, 2])
+@pytest.mark.parametrize("dup", [False, True])
+def test_sparse_adam_matches_reference_bitwise(dtype, n_threads, dup, isa, parallel):
+    rng = np.random.default_rng(5)
+    ps = [rng.standard_normal(s).astype(dtype) for s in SPARSE_SHAPES]
+    rps = [p.copy() for p in ps]
+    kw = dict(lr=0.02, betas=(0.8, 0.95), maximize=dup)
+    opt = fastopt.SparseAdam(ps, n_threads=n_threads, **kw)
+    ref = reference.SparseAdam(rps, **kw)
+    for step in range(10):
+        grads = sparse_grads(rng, SPARSE_SHAPES, dtype, dup, step)
+        opt.step(grads)
+        ref.step(grads)
+    for i in range(len(ps)):
+        np.testing.assert_array_equal(ps[i], rps[i])
+        for key in ("exp_avg", "exp_avg_sq"):
+            np.testing.assert_array_equal(opt.state[i][key], ref.state[i][key])
+        assert opt.state[i]["step"] == ref.state[i]["step"]
+
+
+def test_sparse_adam_untouched_rows_and_functional():
+    rng = np.random.default_rng(1)
+    w = rng.standard_normal((10, 4))
+    w0 = w.copy()
+    opt = fastopt.SparseAdam([w], lr=0.1)
+    opt.step([fastopt.RowSparseGrad(np.array([7, 2, 7]), np.ones((3, 4)))])
+    untouched = [r for r in range(10) if r not in (2, 7)]
+    np.testing.assert_array_equal(w[untouched], w0[untouched])
+    assert not np.array_equal(w[[2, 7]], w0[[2, 7]])
+    assert np.all(opt.state[0]["exp_avg"][untouched] == 0)
+    # functional form gives the same bits
+    w2, m, v = w0.copy(), np.zeros_like(w0), np.zeros_like(w0)
+    fastopt.functional.sparse_adam_([w2], [fastopt.RowSparseGrad([7, 2, 7], np.ones((3, 4)))], [m], [v], step=1,
+                                    lr=0.1)
+    np.testing.assert_array_equal(w2, w)
+    np.testing.assert_array_equal(m, opt.state[0]["exp_avg"])
+
+
+def test_sparse_adam_errors():
+    w = np.zeros((5, 2))
+    opt = fastopt.SparseAdam([w])
+    before = w.copy()
+    with pytest.raises(TypeError, match="RowSparseGrad"):
+        opt.step([np.ones((5, 2))])
+    with pytest.raises(ValueError, match="out of range"):
+        opt.step([fastopt.RowSparseGrad([0, 5], np.ones((2, 2)))])
+    with pytest.raises(ValueError, match="out of range"):
+        opt.step([fastopt.RowSparseGrad([-1], np.ones((1, 2)))])
+    with pytest.raises(TypeError, match="integer"):
+        opt.step([fastopt.RowSparseGrad([0.0], np.ones((1, 2)))])
+    with pytest.raises(TypeError, match="dtype"):
+        opt.step([fastopt.RowSparseGrad([0], np.ones((1, 2), np.float32))])
+    with pytest.raises(ValueError, match="shape"):
+        opt.step([fastopt.RowSparseGrad([0], np.ones((1, 3)))])
+    with pytest.raises(ValueError, match="share memory"):
+        opt.step([fastopt.RowSparseGrad([0], w[1:2])])
+    np.testing.assert_array_equal(w, before)
+    assert 0 not in opt.state
+    with pytest.raises(ValueError, match="lr"):
+        fastopt.SparseAdam([w], lr=0.0)
+    with pytest.raises(ValueError, match="eps"):
+        fastopt.SparseAdam([w], eps=0.0)
+    with pytest.raises(ValueError, match="betas"):
+        fastopt.SparseAdam([w], betas=(1.0, 0.9))
+
+
+def test_sparse_adam_state_dict_resume():
+    rng = np.random.default_rng(2)
+    shapes = [(30, 4), (9,)]
+    ps = [rng.standard_normal(s) for s in shapes]
+    opt = fastopt.SparseAdam(ps, lr=0.01)
+    grads = [sparse_grads(rng, shapes, np.float64, True, k) for k in range(8)]
+    for g in grads[:4]:
+        opt.step(g)
+    sd = copy.deepcopy(opt.state_dict())
+    ps2 = [p.copy() for p in ps]
+    for g in grads[4:]:
+        opt.step(g)
+    opt2 = fastopt.SparseAdam(ps2, lr=0.01)
+    opt2.load_state_dict(sd)
+    for g in grads[4:]:
+        opt2.step(g)
+    for a, b in zip(ps, ps2):
+        np.testing.assert_array_equal(a, b)

@@ -3,3 +3,4 @@
 #include "adam.h"
 #include "stream.h"
 #include "lbfgs.h"
+#include "sparse_adam.h"
