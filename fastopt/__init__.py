@@ -14,11 +14,12 @@ from .sgd import SGD
 from .adam import Adam, AdamW
 from .lbfgs import LBFGS
 from .sparse_adam import RowSparseGrad, SparseAdam
+from .muon import Muon
 from .serialization import load, save
 from . import functional
 
 __all__ = [
-    "Optimizer", "SGD", "Adam", "AdamW", "LBFGS", "SparseAdam", "RowSparseGrad",
+    "Optimizer", "SGD", "Adam", "AdamW", "LBFGS", "SparseAdam", "RowSparseGrad", "Muon",
     "functional", "save", "load",
     "get_num_threads", "set_num_threads",
     "show_config", "config", "get_cpu", "set_cpu", "use_cpu", "available_cpus",

@@ -357,3 +357,170 @@ def test_sparse_adam_state_dict_resume():
         opt2.step(g)
     for a, b in zip(ps, ps2):
         np.testing.assert_array_equal(a, b)
+
+
+# ---------------------------------------------------------------- Muon
+MUON_SHAPES = [(5, 8), (16, 16), (40, 24), (1, 7), (9, 1), (33, 70)]
+MUON_OPTIONS = [
+    dict(lr=0.02),
+    dict(lr=0.02, nesterov=False, weight_decay=0.0),
+    dict(lr=0.05, momentum=0.3, adjust_lr_fn="match_rms_adamw"),
+    dict(lr=0.01, momentum=0.6, nesterov=False, adjust_lr_fn="original", weight_decay=0.3, ns_steps=3,
+         ns_coefficients=(2.0, -1.5, 0.5), eps=1e-3),
+]
+
+
+def muon_grads(rng, shapes, dtype):
+    return [rng.standard_normal(s).astype(dtype) for s in shapes]
+
+
+@pytest.mark.parametrize("kw", MUON_OPTIONS, ids=str)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_muon_matches_torch(kw, dtype):
+    rng = np.random.default_rng(11)
+    ps = [rng.standard_normal(s).astype(dtype) for s in MUON_SHAPES]
+    tp = [torch.tensor(p.copy(), requires_grad=True) for p in ps]
+    opt = fastopt.Muon(ps, **kw)
+    topt = torch.optim.Muon(tp, **kw)
+    for _ in range(25):
+        grads = muon_grads(rng, MUON_SHAPES, dtype)
+        opt.step(grads)
+        for t, g in zip(tp, grads):
+            t.grad = torch.from_numpy(g.copy())
+        topt.step()
+    # The momentum buffer sees only the grads: it differs from torch only where
+    # torch's vectorised lerp uses an FMA (1 ulp). The params go through the
+    # bfloat16 Newton-Schulz solve, which fastopt emulates with float32 BLAS +
+    # rounding to bfloat16; a float32 sum over a long row may land on the other
+    # side of a bfloat16 rounding boundary than in torch's MKL, so some elements
+    # of O are one bfloat16 ulp (<= 2^-8, |O| <~ 1) off and that spreads through
+    # the iteration. Bound: that much per step on every element, times the
+    # largest adjusted lr, over the steps. Measured (25 steps): max |diff| 2.0e-4
+    # (lr 0.02) and 5.1e-4 (match_rms_adamw, lr 0.05) in both dtypes, 5.6e-17
+    # (float64, where every O matched torch bitwise) -- bounds 1.2e-2 and 8.2e-3.
+    steps = 25
+    lr_max = max(fastopt.muon.adjusted_lr(kw["lr"], kw.get("adjust_lr_fn"), s) for s in MUON_SHAPES)
+    atol = steps * lr_max * 2.0 ** -8
+    for i, (p, t) in enumerate(zip(ps, tp)):
+        np.testing.assert_allclose(opt.state[i]["momentum_buffer"], topt.state[t]["momentum_buffer"].numpy(),
+                                   rtol=1e-6 if dtype == np.float32 else 1e-12,
+                                   atol=1e-6 if dtype == np.float32 else 1e-14, err_msg=f"momentum_buffer {i}")
+        np.testing.assert_allclose(p, t.detach().numpy(), rtol=0, atol=atol, err_msg=f"param {i}")
+    assert "step" not in opt.state_dict()["state"][0]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("shape", [(3, 5), (16, 16), (40, 24), (24, 40), (1, 7), (7, 1), (0, 4)])
+def test_muon_newton_schulz_bitwise_as_torch(shape, dtype):
+    """The bfloat16 emulation gives torch's bits where no float32 sum is long
+    enough to round across a bfloat16 boundary in another order (these shapes);
+    float64 input goes through float32 first, as torch's cast does."""
+    zp = pytest.importorskip("torch.optim._muon")._zeropower_via_newtonschulz
+    rng = np.random.default_rng(2)
+    U = (rng.standard_normal(shape) * 0.3).astype(dtype)
+    want = zp(torch.from_numpy(U), (3.4445, -4.775, 2.0315), 5, 1e-7).float().numpy()
+    got = fastopt.muon.newton_schulz(U, (3.4445, -4.775, 2.0315), 5, 1e-7)
+    np.testing.assert_array_equal(got, want)
+    ref = reference.muon.orthogonalize(U, (3.4445, -4.775, 2.0315), 5, 1e-7, "bfloat16")
+    np.testing.assert_array_equal(got, ref)
+
+
+def test_muon_bf16_rounding():
+    x = np.array([1.0, 1 + 2.0 ** -8, 1 + 3 * 2.0 ** -8, 1 + 2.0 ** -9, -3.0e38, 3.4e38, np.inf, -np.inf, np.nan, 0.0,
+                  -0.0, 1e-40, 1.00390625 + 2.0 ** -20], dtype=np.float32)
+    want = torch.from_numpy(x.copy()).bfloat16().float().numpy()
+    got = fastopt.muon._round_bf16(x.copy())
+    # NaN stays NaN (torch's vectorised cast gives 0xFFFF, its scalar one 0x7FC0: bits not compared)
+    ok = ~np.isnan(want)
+    assert np.isnan(got[~ok]).all() and np.isnan(reference.muon.to_bf16(x)[~ok]).all()
+    np.testing.assert_array_equal(got[ok].view(np.uint32), want[ok].view(np.uint32))
+    np.testing.assert_array_equal(reference.muon.to_bf16(x)[ok].view(np.uint32), want[ok].view(np.uint32))
+    r = np.random.default_rng(0)
+    y = (r.standard_normal(100000) * 10.0 ** r.integers(-40, 38, 100000)).astype(np.float32)
+    want = torch.from_numpy(y.copy()).bfloat16().float().numpy()
+    np.testing.assert_array_equal(fastopt.muon._round_bf16(y.copy()).view(np.uint32), want.view(np.uint32))
+
+
+MUON_REF_OPTIONS = MUON_OPTIONS + [
+    dict(lr=0.02, ns_dtype="float32"),
+    dict(lr=0.03, momentum=0.95, nesterov=False, ns_dtype="float64", adjust_lr_fn="match_rms_adamw"),
+    dict(lr=0.02, momentum=1.2, weight_decay=0.5),  # momentum > 1: both lerps in their other form
+]
+
+
+@pytest.mark.parametrize("kw", MUON_REF_OPTIONS, ids=str)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("n_threads", [1, 2])
+def test_muon_matches_reference_bitwise(kw, dtype, n_threads, isa, parallel):
+    rng = np.random.default_rng(7)
+    shapes = MUON_SHAPES + [(60, 300)]  # 18,000 elements: more than one span
+    ps = [rng.standard_normal(s).astype(dtype) for s in shapes]
+    rps = [p.copy() for p in ps]
+    opt = fastopt.Muon(ps, n_threads=n_threads, **kw)
+    ref = reference.Muon(rps, **kw)
+    for _ in range(4):
+        grads = muon_grads(rng, shapes, dtype)
+        opt.step(grads)
+        ref.step(grads)
+    for i in range(len(ps)):
+        np.testing.assert_array_equal(ps[i], rps[i], err_msg=f"param {i}")
+        np.testing.assert_array_equal(opt.state[i]["momentum_buffer"], ref.state[i]["momentum_buffer"])
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_muon_functional_resume_and_mixed(dtype):
+    rng = np.random.default_rng(4)
+    kw = dict(lr=0.02, momentum=0.9, weight_decay=0.05)
+    ps = [rng.standard_normal((6, 4)).astype(dtype), rng.standard_normal((3, 9)).astype(np.float32)]
+    fs = [p.copy() for p in ps]
+    bufs = [np.zeros_like(p) for p in fs]
+    opt = fastopt.Muon(ps, **kw)
+    gs = [[rng.standard_normal(p.shape).astype(p.dtype) for p in ps] for _ in range(8)]
+    for g in gs[:4]:
+        opt.step(g)
+        fastopt.functional.muon_(fs, g, bufs, **kw)
+    sd = opt.state_dict()
+    assert set(sd["state"][0]) == {"momentum_buffer"}
+    qs = [p.copy() for p in ps]
+    opt2 = fastopt.Muon(qs, **kw)
+    opt2.load_state_dict(sd)
+    for g in gs[4:]:
+        opt.step(g)
+        opt2.step(g)
+        fastopt.functional.muon_(fs, g, bufs, **kw)
+    for i in range(2):
+        np.testing.assert_array_equal(ps[i], fs[i])
+        np.testing.assert_array_equal(ps[i], qs[i])
+        np.testing.assert_array_equal(opt.state[i]["momentum_buffer"], bufs[i])
+    # a param without a grad is skipped: its values and state stay
+    before, buf_before = ps[1].copy(), opt.state[1]["momentum_buffer"].copy()
+    opt.step([gs[0][0], None])
+    np.testing.assert_array_equal(ps[1], before)
+    np.testing.assert_array_equal(opt.state[1]["momentum_buffer"], buf_before)
+
+
+def test_muon_errors():
+    w = np.zeros((3, 4))
+    with pytest.raises(ValueError, match="2-D"):
+        fastopt.Muon([w, np.zeros(3)])
+    with pytest.raises(ValueError, match="'b'.*2-D"):
+        fastopt.Muon({"a": np.zeros((3, 4)), "b": np.zeros((2, 2, 2))})
+    opt = fastopt.Muon([w])
+    with pytest.raises(ValueError, match="2-D"):
+        opt.add_param_group({"params": [np.zeros(5)]})
+    assert len(opt.param_groups) == 1
+    with pytest.raises(ValueError, match="2-D"):
+        fastopt.functional.muon_([np.zeros(3)], [np.zeros(3)], [np.zeros(3)])
+    for key, bad, exc in [("lr", -1.0, ValueError), ("momentum", -0.1, ValueError), ("weight_decay", -1, ValueError),
+                          ("eps", 0.0, ValueError), ("ns_steps", 100, ValueError), ("ns_steps", 2.0, TypeError),
+                          ("adjust_lr_fn", "foo", ValueError), ("ns_coefficients", (1.0, 2.0), ValueError),
+                          ("ns_dtype", "float16", ValueError), ("nesterov", "yes", TypeError)]:
+        with pytest.raises(exc, match=key):
+            fastopt.Muon([np.zeros((2, 2))], **{key: bad})
+    opt.param_groups[0]["ns_steps"] = -1
+    with pytest.raises(ValueError, match="ns_steps"):
+        opt.step([np.ones((3, 4))])
+    opt.param_groups[0]["ns_steps"] = 5
+    with pytest.raises(ValueError, match="shape"):
+        opt.step([np.ones((4, 3))])
+    assert (w == 0).all() and len(opt.state) == 0

@@ -4,3 +4,4 @@
 #include "stream.h"
 #include "lbfgs.h"
 #include "sparse_adam.h"
+#include "muon.h"

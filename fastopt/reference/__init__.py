@@ -15,5 +15,6 @@ from .base import ReferenceOptimizer
 from .sgd import SGD
 from .adam import Adam, AdamW
 from .sparse_adam import SparseAdam
+from .muon import Muon
 
-__all__ = ["ReferenceOptimizer", "SGD", "Adam", "AdamW", "SparseAdam"]
+__all__ = ["ReferenceOptimizer", "SGD", "Adam", "AdamW", "SparseAdam", "Muon"]
