@@ -22,6 +22,9 @@ from .lamb import LAMB
 from .lars import LARS
 from .sam import SAM
 from .lookahead import Lookahead
+from .lbfgs import LBFGS
+from .sparse_adam import RowSparseGrad, SparseAdam
+from .muon import Muon
 from .serialization import load, save
 from . import functional
 from . import lr_scheduler, schedules
@@ -29,7 +32,7 @@ from .plotting import plot_schedule
 
 __all__ = [
     "Optimizer", "SGD", "Adam", "AdamW", "Adagrad", "RMSprop", "Adadelta", "Adamax", "RAdam", "NAdam",
-    "LAMB", "LARS", "SAM", "Lookahead",
+    "LAMB", "LARS", "SAM", "Lookahead", "LBFGS", "SparseAdam", "RowSparseGrad", "Muon",
     "functional", "save", "load",
     "lr_scheduler", "schedules", "plot_schedule",
     "get_num_threads", "set_num_threads",

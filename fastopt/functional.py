@@ -18,7 +18,7 @@ from .adam import Adam
 from .sgd import SGD
 
 __all__ = ["sgd_", "adam_", "adamw_", "adagrad_", "rmsprop_", "adadelta_", "adamax_", "radam_", "nadam_",
-           "lamb_", "lars_"]
+           "lamb_", "lars_", "sparse_adam_", "muon_"]
 
 
 def _labels(n):
@@ -281,3 +281,24 @@ def lars_(params, grads, momentum_buffers=None, *, lr=1e-3, momentum=0.9, dampen
                                lars_exclude=lars_exclude, maximize=maximize),
                     params, grads, {"momentum_buffer": momentum_buffers} if momentum != 0 else {}, step,
                     n_threads, flush_denormals)
+
+
+def sparse_adam_(params, grads, exp_avgs, exp_avg_sqs, *, step, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8,
+                 maximize=False, n_threads=None, flush_denormals=False):
+    """In-place SparseAdam step over row-sparse grads (see :class:`fastopt.SparseAdam`
+    and :class:`fastopt.RowSparseGrad`); a None grad skips its param."""
+    from .sparse_adam import sparse_adam_ as run
+    run(params, grads, exp_avgs, exp_avg_sqs, step=step, lr=lr, beta1=beta1, beta2=beta2, eps=eps,
+        maximize=maximize, n_threads=n_threads, flush_denormals=flush_denormals)
+
+
+def muon_(params, grads, momentum_buffers, *, lr=1e-3, weight_decay=0.1, momentum=0.95, nesterov=True,
+          ns_coefficients=(3.4445, -4.775, 2.0315), eps=1e-7, ns_steps=5, adjust_lr_fn=None, ns_dtype="bfloat16",
+          n_threads=None, flush_denormals=False):
+    """In-place Muon step on 2-D params (see :class:`fastopt.Muon`): two fused
+    passes around a Newton-Schulz solve per param. Muon has no step count, so
+    there is no ``step`` argument; momentum buffers start as zeros."""
+    from .muon import muon_ as run
+    run(params, grads, momentum_buffers, lr=lr, weight_decay=weight_decay, momentum=momentum, nesterov=nesterov,
+        ns_coefficients=ns_coefficients, eps=eps, ns_steps=ns_steps, adjust_lr_fn=adjust_lr_fn, ns_dtype=ns_dtype,
+        n_threads=n_threads, flush_denormals=flush_denormals)

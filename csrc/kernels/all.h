@@ -12,3 +12,6 @@
 #include "lars.h"
 #include "sam.h"
 #include "lookahead.h"
+#include "lbfgs.h"
+#include "sparse_adam.h"
+#include "muon.h"

@@ -22,6 +22,8 @@ from .radam import RAdam
 from .nadam import NAdam
 from .lamb import LAMB
 from .lars import LARS
+from .sparse_adam import SparseAdam
+from .muon import Muon
 
 __all__ = ["ReferenceOptimizer", "SGD", "Adam", "AdamW", "Adagrad", "RMSprop", "Adadelta", "Adamax", "RAdam", "NAdam",
-           "LAMB", "LARS"]
+           "LAMB", "LARS", "SparseAdam", "Muon"]
