@@ -148,11 +148,11 @@ class NAdam(Optimizer):
         for p, v in zip(self._mu_params, self._mu_values):
             st = self._state.get(id(p))
             if st is not None:
-                st["mu_product"] = v
+                dict.__setitem__(st, "mu_product", v)
         self._mu_reset()
 
-    def _sync_steps(self):
-        super()._sync_steps()
+    def _sync_steps(self, runtimes=None):
+        super()._sync_steps(runtimes)
         self._mu_flush()
 
     def _run_plan(self, plan, group, step, n_threads):

@@ -178,6 +178,7 @@ class Optimizer:
         self._rule_id = _engine.RULES[self.rule]
         self._hyper_of = operator.itemgetter(*self.defaults) if len(self.defaults) > 1 else None
         self._validated = []
+        self._unsynced = False  # steps taken since the state dicts last saw the counts
         self._step_pre_hooks = OrderedDict()
         self._step_post_hooks = OrderedDict()
         self._state_dict_pre_hooks = OrderedDict()
@@ -438,6 +439,7 @@ class Optimizer:
                     miss.update(m if idx is None else [idx[i] for i in m])
             missing.append(miss)
         # Everything checked: from here on, write.
+        self._unsynced = True
         for gi, (rt, group) in enumerate(zip(bound, self.param_groups)):
             if not missing[gi] and rt.step is not None:
                 self._commit_pending(rt, None)
@@ -503,6 +505,10 @@ class Optimizer:
     def _sync_steps(self, runtimes=None):
         """Write the runtimes' step counters into the per-param state dicts
         (the runtimes count steps; the dicts are read when a runtime is built)."""
+        if runtimes is None:
+            if not self._unsynced:
+                return
+            self._unsynced = False
         for rt in (self._runtimes if runtimes is None else runtimes):
             if rt is None:
                 continue

@@ -180,10 +180,11 @@ def test_change_lr_through_param_groups(case, rng):
     ref_params = [p.copy() for p in params]
     opt = case.cls(params, **case.kwargs)
     ref = case.ref(ref_params, **case.kwargs)
+    lr0 = opt.param_groups[0]["lr"]
     for step in range(8):
         if step == 3:
-            opt.param_groups[0]["lr"] = case.kwargs["lr"] * 0.25
-            ref.hyper["lr"] = case.kwargs["lr"] * 0.25
+            opt.param_groups[0]["lr"] = lr0 * 0.25
+            ref.hyper["lr"] = lr0 * 0.25
         if step == 6:
             opt.param_groups[0]["lr"] = 0.0  # lr 0 is valid: params stay, state moves
             ref.hyper["lr"] = 0.0
@@ -272,7 +273,7 @@ def test_add_param_group_after_steps(case, rng):
         (g,) = grads_for([a], rng)
         opt.step([g])
         r1.step([g])
-    new_lr = case.kwargs["lr"] * 3
+    new_lr = case.kwargs.get("lr", case.cls([np.zeros(1)]).defaults["lr"]) * 3
     opt.add_param_group({"params": [b, c], "lr": new_lr})
     assert len(opt.param_groups) == 2
     assert opt.param_groups[1]["lr"] == new_lr
@@ -455,7 +456,7 @@ def _resume_setup(case, dtype, rng):
     params = rand(shapes, dtype, rng)
 
     def make(ps):
-        return case.cls([{"params": ps[:2]}, {"params": ps[2:], "lr": case.kwargs["lr"] * 2}], **case.kwargs)
+        return case.cls([{"params": ps[:2]}, {"params": ps[2:], "lr": case.kwargs.get("lr", case.cls([np.zeros(1)]).defaults["lr"]) * 2}], **case.kwargs)
 
     # grads: param 1 skipped at step 1 and param 3 at step 3, so per-param
     # step counts differ at the save point
@@ -517,7 +518,7 @@ def test_save_load_round_trip_bitwise(case, dtype, rng, tmp_path):
     sd = fastopt.load(str(path), opt2)
     assert set(sd) == {"state", "param_groups"}
     assert opt2.param_groups[0]["params"][0] is params2[0]
-    assert opt2.param_groups[1]["lr"] == case.kwargs["lr"] * 2
+    assert opt2.param_groups[1]["lr"] == case.kwargs.get("lr", case.cls([np.zeros(1)]).defaults["lr"]) * 2
     if "betas" in opt2.param_groups[0]:
         assert isinstance(opt2.param_groups[0]["betas"], tuple)
     for g in grads[n:]:

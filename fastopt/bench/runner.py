@@ -486,7 +486,7 @@ class Runner:
             res = ImplResult("numpy", 1, skipped="no reference implementation")
         else:
             impl = NumpyImpl(rule, params, gsets)
-            res = _round_robin([impl], 1, p, warmup=1, min_reps=p.numpy_min_reps, max_reps=p.numpy_max_reps,
+            res = _round_robin([impl], 1, p, min_reps=p.numpy_min_reps, max_reps=p.numpy_max_reps,
                                budget_s=p.numpy_budget_s)["numpy"]
             impl.close()
         self._numpy_cache[key] = res
