@@ -12,11 +12,13 @@ from ._threads import get_num_threads, set_num_threads
 from .optimizer import Optimizer
 from .sgd import SGD
 from .adam import Adam, AdamW
+from .rprop import Rprop
 from .serialization import load, save
 from . import functional
 
 __all__ = [
     "Optimizer", "SGD", "Adam", "AdamW",
+    "Rprop",
     "functional", "save", "load",
     "get_num_threads", "set_num_threads",
     "show_config", "config", "get_cpu", "set_cpu", "use_cpu", "available_cpus",

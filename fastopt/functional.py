@@ -16,7 +16,7 @@ from . import _engine, _threads
 from .adam import Adam
 from .sgd import SGD
 
-__all__ = ["sgd_", "adam_", "adamw_"]
+__all__ = ["sgd_", "adam_", "adamw_", "rprop_"]
 
 
 def _labels(n):
@@ -123,3 +123,16 @@ def adamw_(params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs=None, *, step, 
     adam_(params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, step=step, lr=lr, beta1=beta1, beta2=beta2,
           eps=eps, weight_decay=weight_decay, amsgrad=amsgrad, maximize=maximize, decoupled_weight_decay=True,
           n_threads=n_threads, flush_denormals=flush_denormals)
+
+
+def rprop_(params, grads, prevs, step_sizes, *, step=1, etaminus=0.5, etaplus=1.2, step_size_min=1e-6,
+           step_size_max=50, maximize=False, n_threads=None, flush_denormals=False):
+    """In-place Rprop step (see :class:`fastopt.Rprop` for the math).
+
+    ``prevs`` start at zero and ``step_sizes`` at the learning rate; both are
+    updated in place. ``step`` is accepted for symmetry (Rprop does not use it).
+    """
+    from .rprop import Rprop
+    group = dict(lr=0.0, etas=(etaminus, etaplus), step_sizes=(step_size_min, step_size_max), maximize=maximize)
+    _run(Rprop, group, params, grads, {"prev": prevs, "step_size": step_sizes}, ("prev", "step_size"),
+         step, n_threads, flush_denormals)

@@ -54,3 +54,13 @@ CASES = [
 
 #: One representative configuration per rule (for the expensive tests).
 ONE_PER_RULE = list({c.name: c for c in reversed(CASES)}.values())[::-1]
+
+# ---- rules-b: Rprop, ASGD, AdaBelief, Lion, NoisySGD, DiagonalLM ----
+_RPROP = ("prev", "step_size")
+CASES += [
+    Case("rprop", fastopt.Rprop, reference.Rprop, dict(), _RPROP),
+    Case("rprop", fastopt.Rprop, reference.Rprop, dict(lr=0.05, maximize=True), _RPROP),
+    Case("rprop", fastopt.Rprop, reference.Rprop, dict(lr=0.01, etas=(0.3, 1.7), step_sizes=(1e-3, 0.2)), _RPROP),
+]
+
+ONE_PER_RULE = list({c.name: c for c in reversed(CASES)}.values())[::-1]

@@ -2,3 +2,4 @@
 #include "sgd.h"
 #include "adam.h"
 #include "stream.h"
+#include "rprop.h"

@@ -14,5 +14,6 @@ state as ``self.state[i]`` dicts with torch's key names, and has
 from .base import ReferenceOptimizer
 from .sgd import SGD
 from .adam import Adam, AdamW
+from .rprop import Rprop
 
-__all__ = ["ReferenceOptimizer", "SGD", "Adam", "AdamW"]
+__all__ = ["ReferenceOptimizer", "SGD", "Adam", "AdamW", "Rprop"]
