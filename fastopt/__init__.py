@@ -13,12 +13,13 @@ from .optimizer import Optimizer
 from .sgd import SGD
 from .adam import Adam, AdamW
 from .rprop import Rprop
+from .asgd import ASGD
 from .serialization import load, save
 from . import functional
 
 __all__ = [
     "Optimizer", "SGD", "Adam", "AdamW",
-    "Rprop",
+    "Rprop", "ASGD",
     "functional", "save", "load",
     "get_num_threads", "set_num_threads",
     "show_config", "config", "get_cpu", "set_cpu", "use_cpu", "available_cpus",

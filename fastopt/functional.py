@@ -16,7 +16,7 @@ from . import _engine, _threads
 from .adam import Adam
 from .sgd import SGD
 
-__all__ = ["sgd_", "adam_", "adamw_", "rprop_"]
+__all__ = ["sgd_", "adam_", "adamw_", "rprop_", "asgd_"]
 
 
 def _labels(n):
@@ -136,3 +136,15 @@ def rprop_(params, grads, prevs, step_sizes, *, step=1, etaminus=0.5, etaplus=1.
     group = dict(lr=0.0, etas=(etaminus, etaplus), step_sizes=(step_size_min, step_size_max), maximize=maximize)
     _run(Rprop, group, params, grads, {"prev": prevs, "step_size": step_sizes}, ("prev", "step_size"),
          step, n_threads, flush_denormals)
+
+
+def asgd_(params, grads, axs, *, step, lr=1e-2, lambd=1e-4, alpha=0.75, t0=1e6, weight_decay=0, maximize=False,
+          n_threads=None, flush_denormals=False):
+    """In-place ASGD step (see :class:`fastopt.ASGD` for the math).
+
+    ``axs`` are the averaged params (torch's ``ax``, zeros at first); eta and
+    mu are derived from ``step`` (the 1-based number of this step).
+    """
+    from .asgd import ASGD
+    group = dict(lr=lr, lambd=lambd, alpha=alpha, t0=t0, weight_decay=weight_decay, maximize=maximize)
+    _run(ASGD, group, params, grads, {"ax": axs}, ("ax",), step, n_threads, flush_denormals)

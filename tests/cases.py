@@ -62,5 +62,12 @@ CASES += [
     Case("rprop", fastopt.Rprop, reference.Rprop, dict(lr=0.05, maximize=True), _RPROP),
     Case("rprop", fastopt.Rprop, reference.Rprop, dict(lr=0.01, etas=(0.3, 1.7), step_sizes=(1e-3, 0.2)), _RPROP),
 ]
+CASES += [
+    Case("asgd", fastopt.ASGD, reference.ASGD, dict(lr=0.05), ("ax",)),
+    Case("asgd", fastopt.ASGD, reference.ASGD, dict(lr=0.05, t0=5, weight_decay=0.1), ("ax",)),
+    Case("asgd", fastopt.ASGD, reference.ASGD, dict(lr=0.1, lambd=0.01, alpha=0.5, t0=3, maximize=True), ("ax",)),
+    Case("asgd", fastopt.ASGD, reference.ASGD, dict(lr=0.05, t0=-2.5, weight_decay=0.05, maximize=True), ("ax",)),
+]
 
+# rules-b: end of rows
 ONE_PER_RULE = list({c.name: c for c in reversed(CASES)}.values())[::-1]

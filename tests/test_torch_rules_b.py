@@ -74,3 +74,47 @@ def test_rprop_matches_torch(kwargs, dtype, grads, rng):
                                       _sign_heavy if grads == "signs" else None)
     rtol, atol = TOL[dtype]
     _compare(opt, params, topt, tparams, ("prev", "step_size"), rtol, atol)
+
+
+ASGD = [
+    dict(),
+    dict(lr=0.05, t0=5, weight_decay=0.1),
+    dict(lr=0.1, lambd=0.01, alpha=0.5, t0=3, maximize=True),
+    dict(lr=0.05, t0=-2.5, weight_decay=0.05, maximize=True),
+]
+
+
+@pytest.mark.parametrize("kwargs", ASGD, ids=str)
+@pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=lambda d: np.dtype(d).name)
+def test_asgd_matches_torch(kwargs, dtype, rng):
+    opt, params, topt, tparams = _run(fastopt.ASGD, torch.optim.ASGD, kwargs, dtype, rng)
+    rtol, atol = TOL[dtype]
+    _compare(opt, params, topt, tparams, ("ax", "eta", "mu"), rtol, atol)
+    for a, tp in zip(opt.averaged_params(), tparams):
+        np.testing.assert_allclose(a, topt.state[tp]["ax"].numpy(), rtol=rtol, atol=atol)
+
+
+def test_asgd_state_dict_round_trip_with_torch(rng):
+    # A torch state_dict loads into fastopt (eta/mu are recomputed from step) and continues identically.
+    params = [np.asarray(rng.standard_normal(s), dtype=np.float64) for s in SHAPES]
+    tparams = [torch.from_numpy(p.copy()).requires_grad_(True) for p in params]
+    topt = torch.optim.ASGD(tparams, lr=0.05, t0=3)
+    for _ in range(6):
+        for tp in tparams:
+            tp.grad = torch.from_numpy(np.asarray(rng.standard_normal(tp.shape), dtype=np.float64))
+        topt.step()
+    sd = topt.state_dict()
+    params = [tp.detach().numpy().copy() for tp in tparams]
+    opt = fastopt.ASGD(params, lr=0.05, t0=3)
+    opt.load_state_dict({"state": {k: {n: (v.numpy() if n == "ax" else v) for n, v in st.items()}
+                                   for k, st in sd["state"].items()},
+                         "param_groups": [{k: v for k, v in g.items() if k in ("params", "lr", "lambd", "alpha",
+                                                                               "t0", "weight_decay", "maximize")}
+                                          for g in sd["param_groups"]]})
+    for _ in range(5):
+        grads = _grads(rng, np.float64)
+        opt.step(grads)
+        for tp, g in zip(tparams, grads):
+            tp.grad = torch.from_numpy(g.copy())
+        topt.step()
+    _compare(opt, params, topt, tparams, ("ax", "eta", "mu"), *TOL[np.float64])

@@ -3,3 +3,4 @@
 #include "adam.h"
 #include "stream.h"
 #include "rprop.h"
+#include "asgd.h"

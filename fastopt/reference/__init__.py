@@ -15,5 +15,6 @@ from .base import ReferenceOptimizer
 from .sgd import SGD
 from .adam import Adam, AdamW
 from .rprop import Rprop
+from .asgd import ASGD
 
-__all__ = ["ReferenceOptimizer", "SGD", "Adam", "AdamW", "Rprop"]
+__all__ = ["ReferenceOptimizer", "SGD", "Adam", "AdamW", "Rprop", "ASGD"]
