@@ -14,12 +14,14 @@ from .sgd import SGD
 from .adam import Adam, AdamW
 from .rprop import Rprop
 from .asgd import ASGD
+from .lion import Lion
 from .serialization import load, save
 from . import functional
 
 __all__ = [
     "Optimizer", "SGD", "Adam", "AdamW",
     "Rprop", "ASGD",
+    "Lion",
     "functional", "save", "load",
     "get_num_threads", "set_num_threads",
     "show_config", "config", "get_cpu", "set_cpu", "use_cpu", "available_cpus",

@@ -16,7 +16,7 @@ from . import _engine, _threads
 from .adam import Adam
 from .sgd import SGD
 
-__all__ = ["sgd_", "adam_", "adamw_", "rprop_", "asgd_"]
+__all__ = ["sgd_", "adam_", "adamw_", "rprop_", "asgd_", "lion_"]
 
 
 def _labels(n):
@@ -148,3 +148,12 @@ def asgd_(params, grads, axs, *, step, lr=1e-2, lambd=1e-4, alpha=0.75, t0=1e6, 
     from .asgd import ASGD
     group = dict(lr=lr, lambd=lambd, alpha=alpha, t0=t0, weight_decay=weight_decay, maximize=maximize)
     _run(ASGD, group, params, grads, {"ax": axs}, ("ax",), step, n_threads, flush_denormals)
+
+
+def lion_(params, grads, exp_avgs, *, step=1, lr=1e-4, beta1=0.9, beta2=0.99, weight_decay=0.0, maximize=False,
+          n_threads=None, flush_denormals=False):
+    """In-place Lion step (see :class:`fastopt.Lion` for the math). ``step`` is
+    accepted for symmetry (Lion does not use it)."""
+    from .lion import Lion
+    group = dict(lr=lr, betas=(beta1, beta2), weight_decay=weight_decay, maximize=maximize)
+    _run(Lion, group, params, grads, {"exp_avg": exp_avgs}, ("exp_avg",), step, n_threads, flush_denormals)

@@ -70,4 +70,12 @@ CASES += [
 ]
 
 # rules-b: end of rows
+CASES += [
+    Case("lion", fastopt.Lion, reference.Lion, dict(lr=0.01), ("exp_avg",)),
+    Case("lion", fastopt.Lion, reference.Lion, dict(lr=0.01, weight_decay=0.1), ("exp_avg",)),
+    Case("lion", fastopt.Lion, reference.Lion, dict(lr=0.02, betas=(0.5, 0.9), weight_decay=0.05, maximize=True),
+         ("exp_avg",)),
+]
+
+
 ONE_PER_RULE = list({c.name: c for c in reversed(CASES)}.values())[::-1]

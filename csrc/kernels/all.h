@@ -4,3 +4,4 @@
 #include "stream.h"
 #include "rprop.h"
 #include "asgd.h"
+#include "lion.h"

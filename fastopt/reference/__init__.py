@@ -16,5 +16,6 @@ from .sgd import SGD
 from .adam import Adam, AdamW
 from .rprop import Rprop
 from .asgd import ASGD
+from .lion import Lion
 
-__all__ = ["ReferenceOptimizer", "SGD", "Adam", "AdamW", "Rprop", "ASGD"]
+__all__ = ["ReferenceOptimizer", "SGD", "Adam", "AdamW", "Rprop", "ASGD", "Lion"]
