@@ -15,6 +15,7 @@ from .adam import Adam, AdamW
 from .rprop import Rprop
 from .asgd import ASGD
 from .lion import Lion
+from .adabelief import AdaBelief
 from .serialization import load, save
 from . import functional
 
@@ -22,6 +23,7 @@ __all__ = [
     "Optimizer", "SGD", "Adam", "AdamW",
     "Rprop", "ASGD",
     "Lion",
+    "AdaBelief",
     "functional", "save", "load",
     "get_num_threads", "set_num_threads",
     "show_config", "config", "get_cpu", "set_cpu", "use_cpu", "available_cpus",

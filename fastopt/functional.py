@@ -16,7 +16,7 @@ from . import _engine, _threads
 from .adam import Adam
 from .sgd import SGD
 
-__all__ = ["sgd_", "adam_", "adamw_", "rprop_", "asgd_", "lion_"]
+__all__ = ["sgd_", "adam_", "adamw_", "rprop_", "asgd_", "lion_", "adabelief_"]
 
 
 def _labels(n):
@@ -157,3 +157,14 @@ def lion_(params, grads, exp_avgs, *, step=1, lr=1e-4, beta1=0.9, beta2=0.99, we
     from .lion import Lion
     group = dict(lr=lr, betas=(beta1, beta2), weight_decay=weight_decay, maximize=maximize)
     _run(Lion, group, params, grads, {"exp_avg": exp_avgs}, ("exp_avg",), step, n_threads, flush_denormals)
+
+
+def adabelief_(params, grads, exp_avgs, exp_avg_vars, *, step, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-16,
+               eps_root=1e-16, weight_decay=0.0, decoupled_weight_decay=True, maximize=False, n_threads=None,
+               flush_denormals=False):
+    """In-place AdaBelief step (see :class:`fastopt.AdaBelief` for the math)."""
+    from .adabelief import AdaBelief
+    group = dict(lr=lr, betas=(beta1, beta2), eps=eps, eps_root=eps_root, weight_decay=weight_decay,
+                 decoupled_weight_decay=decoupled_weight_decay, maximize=maximize)
+    _run(AdaBelief, group, params, grads, {"exp_avg": exp_avgs, "exp_avg_var": exp_avg_vars},
+         ("exp_avg", "exp_avg_var"), step, n_threads, flush_denormals)

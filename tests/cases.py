@@ -77,5 +77,14 @@ CASES += [
          ("exp_avg",)),
 ]
 
+_AB = ("exp_avg", "exp_avg_var")
+CASES += [
+    Case("adabelief", fastopt.AdaBelief, reference.AdaBelief, dict(lr=0.01), _AB),
+    Case("adabelief", fastopt.AdaBelief, reference.AdaBelief, dict(lr=0.01, weight_decay=0.1), _AB),
+    Case("adabelief", fastopt.AdaBelief, reference.AdaBelief,
+         dict(lr=0.01, weight_decay=0.1, decoupled_weight_decay=False, maximize=True), _AB),
+    Case("adabelief", fastopt.AdaBelief, reference.AdaBelief, dict(lr=0.02, betas=(0.3, 0.9), eps=1e-8, eps_root=0.0),
+         _AB),
+]
 
 ONE_PER_RULE = list({c.name: c for c in reversed(CASES)}.values())[::-1]

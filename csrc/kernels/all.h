@@ -5,3 +5,4 @@
 #include "rprop.h"
 #include "asgd.h"
 #include "lion.h"
+#include "adabelief.h"

@@ -17,5 +17,6 @@ from .adam import Adam, AdamW
 from .rprop import Rprop
 from .asgd import ASGD
 from .lion import Lion
+from .adabelief import AdaBelief
 
-__all__ = ["ReferenceOptimizer", "SGD", "Adam", "AdamW", "Rprop", "ASGD", "Lion"]
+__all__ = ["ReferenceOptimizer", "SGD", "Adam", "AdamW", "Rprop", "ASGD", "Lion", "AdaBelief"]
