@@ -16,6 +16,7 @@ from .rprop import Rprop
 from .asgd import ASGD
 from .lion import Lion
 from .adabelief import AdaBelief
+from .diag_lm import DiagonalLM
 from .serialization import load, save
 from . import functional
 
@@ -24,6 +25,7 @@ __all__ = [
     "Rprop", "ASGD",
     "Lion",
     "AdaBelief",
+    "DiagonalLM",
     "functional", "save", "load",
     "get_num_threads", "set_num_threads",
     "show_config", "config", "get_cpu", "set_cpu", "use_cpu", "available_cpus",

@@ -16,7 +16,7 @@ from . import _engine, _threads
 from .adam import Adam
 from .sgd import SGD
 
-__all__ = ["sgd_", "adam_", "adamw_", "rprop_", "asgd_", "lion_", "adabelief_"]
+__all__ = ["sgd_", "adam_", "adamw_", "rprop_", "asgd_", "lion_", "adabelief_", "diag_lm_"]
 
 
 def _labels(n):
@@ -168,3 +168,21 @@ def adabelief_(params, grads, exp_avgs, exp_avg_vars, *, step, lr=1e-3, beta1=0.
                  decoupled_weight_decay=decoupled_weight_decay, maximize=maximize)
     _run(AdaBelief, group, params, grads, {"exp_avg": exp_avgs, "exp_avg_var": exp_avg_vars},
          ("exp_avg", "exp_avg_var"), step, n_threads, flush_denormals)
+
+
+def diag_lm_(params, grads, hessian_diags, hessian_avgs=None, *, step=1, lr=1e-3, mu=1e-2, hessian_decay=None,
+             maximize=False, n_threads=None, flush_denormals=False):
+    """In-place diagonal Levenberg-Marquardt step (see :class:`fastopt.DiagonalLM`).
+
+    ``hessian_diags`` must be C-contiguous arrays of each param's dtype (they
+    are only read). ``hessian_avgs`` is required with ``hessian_decay``; at
+    ``step == 1`` it is overwritten with the estimate.
+    """
+    from .diag_lm import DiagonalLM
+    group = dict(lr=lr, mu=mu, hessian_decay=hessian_decay, maximize=maximize)
+    if hessian_decay is not None and hessian_avgs is None:
+        raise ValueError("hessian_avgs: required when hessian_decay is set")
+    names = ("hessian_diag", "hessian_avg" if hessian_decay is not None else None)
+    _run(DiagonalLM, group, params, grads,
+         {"hessian_diag": hessian_diags, "hessian_avg": hessian_avgs if hessian_decay is not None else None},
+         names, step, n_threads, flush_denormals)

@@ -87,4 +87,37 @@ CASES += [
          _AB),
 ]
 
+def _curvature(grads):
+    """A deterministic diagonal 'Hessian' for the generic tests: g*g (>= 0, same dtype)."""
+    if isinstance(grads, dict):
+        return {k: None if g is None else g * g for k, g in grads.items()}
+    return [None if g is None else g * g for g in grads]
+
+
+class _DiagonalLMFromGrads(fastopt.DiagonalLM):
+    """DiagonalLM driven by step(grads) alone (hessian_diag = g*g), for the generic tests."""
+
+    def step(self, grads=None, hessian_diag=None, closure=None):
+        if closure is not None:
+            def closure2(f=closure):
+                loss, g = f()
+                return loss, g, _curvature(g)
+            return super().step(closure=closure2)
+        return super().step(grads, _curvature(grads) if hessian_diag is None else hessian_diag)
+
+
+class _DiagonalLMRefFromGrads(reference.DiagonalLM):
+    def step(self, grads, hessian_diag=None):
+        super().step(grads, _curvature(grads) if hessian_diag is None else hessian_diag)
+
+
+CASES += [
+    Case("diag_lm", _DiagonalLMFromGrads, _DiagonalLMRefFromGrads, dict(lr=0.05)),
+    Case("diag_lm", _DiagonalLMFromGrads, _DiagonalLMRefFromGrads, dict(lr=0.05, mu=0.5, maximize=True)),
+    Case("diag_lm", _DiagonalLMFromGrads, _DiagonalLMRefFromGrads, dict(lr=0.05, hessian_decay=0.9),
+         ("hessian_avg",)),
+    Case("diag_lm", _DiagonalLMFromGrads, _DiagonalLMRefFromGrads,
+         dict(lr=0.02, mu=0.1, hessian_decay=0.0, maximize=True), ("hessian_avg",)),
+]
+
 ONE_PER_RULE = list({c.name: c for c in reversed(CASES)}.values())[::-1]

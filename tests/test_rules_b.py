@@ -63,3 +63,110 @@ def test_adabelief_functional_matches_class(rng):
 def test_adabelief_validation(kw, match):
     with pytest.raises(ValueError, match=match):
         fastopt.AdaBelief([np.zeros(3)], **kw)
+
+
+# ---------------------------------------------------------------- Lion
+def test_lion_two_steps_by_hand():
+    lr, b1, b2, wd = 0.1, 0.9, 0.99, 0.5
+    w = np.array([1.0, -2.0, 3.0])
+    opt = fastopt.Lion([w], lr=lr, weight_decay=wd)
+    g1, g2 = np.array([0.5, 0.0, -1.0]), np.array([-0.04, 0.3, 0.2])
+    opt.step([g1])
+    p1 = np.array([1.0, -2.0, 3.0])
+    p1 = p1 - lr * (np.sign((1 - b1) * g1) + wd * p1)  # sign(0) = 0: the middle element only decays
+    m1 = (1 - b2) * g1
+    opt.step([g2])
+    p2 = p1 - lr * (np.sign((1 - b1) * g2 + b1 * m1) + wd * p1)
+    np.testing.assert_allclose(w, p2, rtol=1e-15)
+    np.testing.assert_allclose(opt.state[0]["exp_avg"], (1 - b2) * g2 + b2 * m1, rtol=1e-15)
+
+
+def test_lion_zero_gradient_moves_nothing_without_decay():
+    w = np.array([1.0, 2.0, 3.0])
+    fastopt.Lion([w], lr=0.1).step([np.zeros(3)])
+    np.testing.assert_array_equal(w, [1.0, 2.0, 3.0])
+
+
+def test_lion_matches_optax():
+    optax = pytest.importorskip("optax")
+    jnp = pytest.importorskip("jax.numpy")
+    rng = np.random.default_rng(1)
+    p = rng.standard_normal(100).astype(np.float32)
+    opt = fastopt.Lion([p], lr=0.01, weight_decay=0.1)
+    tx = optax.lion(0.01, weight_decay=0.1)
+    jp = jnp.asarray(p)
+    st = tx.init(jp)
+    for _ in range(20):
+        g = rng.standard_normal(100).astype(np.float32)
+        opt.step([g])
+        u, st = tx.update(jnp.asarray(g), st, jp)
+        jp = optax.apply_updates(jp, u)
+    np.testing.assert_allclose(p, np.asarray(jp), rtol=1e-5, atol=1e-6)
+
+
+def test_lion_functional_matches_class(rng):
+    p = rng.standard_normal(37).astype(np.float32)
+    q = p.copy()
+    opt = fastopt.Lion([p], lr=0.01, betas=(0.8, 0.95), weight_decay=0.2, maximize=True)
+    m = np.zeros_like(q)
+    for _ in range(5):
+        g = rng.standard_normal(37).astype(np.float32)
+        opt.step([g])
+        F.lion_([q], [g], [m], lr=0.01, beta1=0.8, beta2=0.95, weight_decay=0.2, maximize=True)
+    np.testing.assert_array_equal(p, q)
+    np.testing.assert_array_equal(opt.state[0]["exp_avg"], m)
+
+
+# ---------------------------------------------------------------- DiagonalLM
+def test_diag_lm_by_hand_with_running_average():
+    w = np.array([1.0, 2.0])
+    opt = fastopt.DiagonalLM([w], lr=0.5, mu=0.1, hessian_decay=0.75)
+    opt.step([np.array([1.0, -2.0])], [np.array([1.0, 3.0])])
+    a = np.array([1.0, 3.0])  # the average starts at the first estimate
+    p = np.array([1.0, 2.0]) - 0.5 * np.array([1.0, -2.0]) / (a + 0.1)
+    opt.step([np.array([0.5, 0.5])], [np.array([3.0, 1.0])])
+    a = 0.75 * a + 0.25 * np.array([3.0, 1.0])
+    p = p - 0.5 * np.array([0.5, 0.5]) / (a + 0.1)
+    np.testing.assert_allclose(w, p, rtol=1e-15)
+    np.testing.assert_allclose(opt.state[0]["hessian_avg"], a, rtol=1e-15)
+    assert opt.state[0]["step"] == 2
+
+
+def test_diag_lm_dicts_closure_and_none():
+    w = {"a": np.array([1.0, 2.0]), "b": np.array([3.0])}
+    opt = fastopt.DiagonalLM(w, lr=1.0, mu=1.0)
+    opt.step({"a": np.array([1.0, 1.0]), "b": None}, {"a": np.array([1.0, 3.0]), "b": np.array([1.0])})
+    np.testing.assert_allclose(w["a"], [0.5, 1.75])
+    assert w["b"][0] == 3.0
+    loss = opt.step(closure=lambda: (7.0, {"a": np.zeros(2), "b": np.array([2.0])},
+                                     {"a": np.zeros(2), "b": np.array([0.0])}))
+    assert loss == 7.0 and w["b"][0] == 1.0
+
+
+def test_diag_lm_errors_name_the_input():
+    w = np.zeros(3)
+    opt = fastopt.DiagonalLM([w])
+    with pytest.raises(TypeError, match="hessian_diag"):
+        opt.step([np.ones(3)])
+    with pytest.raises(ValueError, match="hessian_diag"):
+        opt.step([np.ones(3)], [np.ones(3), np.ones(3)])
+    with pytest.raises(ValueError, match="hessian_diag"):
+        opt.step([np.ones(3)], [np.ones(4)])
+    with pytest.raises(ValueError, match="mu"):
+        fastopt.DiagonalLM([w], mu=0.0)
+    with pytest.raises(ValueError, match="hessian_decay"):
+        fastopt.DiagonalLM([w], hessian_decay=1.0)
+    np.testing.assert_array_equal(w, 0)
+
+
+def test_diag_lm_functional_matches_class(rng):
+    p = rng.standard_normal(19)
+    q = p.copy()
+    opt = fastopt.DiagonalLM([p], lr=0.1, hessian_decay=0.9)
+    avg = np.zeros_like(q)
+    for t in range(1, 5):
+        g, h = rng.standard_normal(19), rng.random(19)
+        opt.step([g], [h])
+        F.diag_lm_([q], [g], [h], [avg], step=t, lr=0.1, hessian_decay=0.9)
+    np.testing.assert_array_equal(p, q)
+    np.testing.assert_array_equal(opt.state[0]["hessian_avg"], avg)

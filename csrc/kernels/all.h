@@ -6,3 +6,4 @@
 #include "asgd.h"
 #include "lion.h"
 #include "adabelief.h"
+#include "diag_lm.h"

@@ -18,5 +18,6 @@ from .rprop import Rprop
 from .asgd import ASGD
 from .lion import Lion
 from .adabelief import AdaBelief
+from .diag_lm import DiagonalLM
 
-__all__ = ["ReferenceOptimizer", "SGD", "Adam", "AdamW", "Rprop", "ASGD", "Lion", "AdaBelief"]
+__all__ = ["ReferenceOptimizer", "SGD", "Adam", "AdamW", "Rprop", "ASGD", "Lion", "AdaBelief", "DiagonalLM"]
