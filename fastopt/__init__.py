@@ -17,6 +17,7 @@ from .asgd import ASGD
 from .lion import Lion
 from .adabelief import AdaBelief
 from .diag_lm import DiagonalLM
+from .noisy_sgd import NoisySGD
 from .serialization import load, save
 from . import functional
 
@@ -26,6 +27,7 @@ __all__ = [
     "Lion",
     "AdaBelief",
     "DiagonalLM",
+    "NoisySGD",
     "functional", "save", "load",
     "get_num_threads", "set_num_threads",
     "show_config", "config", "get_cpu", "set_cpu", "use_cpu", "available_cpus",

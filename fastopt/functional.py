@@ -16,7 +16,7 @@ from . import _engine, _threads
 from .adam import Adam
 from .sgd import SGD
 
-__all__ = ["sgd_", "adam_", "adamw_", "rprop_", "asgd_", "lion_", "adabelief_", "diag_lm_"]
+__all__ = ["sgd_", "adam_", "adamw_", "rprop_", "asgd_", "lion_", "adabelief_", "diag_lm_", "noisy_sgd_"]
 
 
 def _labels(n):
@@ -186,3 +186,22 @@ def diag_lm_(params, grads, hessian_diags, hessian_avgs=None, *, step=1, lr=1e-3
     _run(DiagonalLM, group, params, grads,
          {"hessian_diag": hessian_diags, "hessian_avg": hessian_avgs if hessian_decay is not None else None},
          names, step, n_threads, flush_denormals)
+
+
+def noisy_sgd_(params, grads, momentum_buffers=None, *, step, lr, momentum=0.0, dampening=0.0, weight_decay=0.0,
+               nesterov=False, noise_eta=0.01, noise_gamma=0.55, seed=0, maximize=False, n_threads=None,
+               flush_denormals=False):
+    """In-place NoisySGD step (see :class:`fastopt.NoisySGD` for the math).
+
+    The noise of ``params[i]`` is keyed by its position among the params
+    taking this step with the same step count and dtype (the classes key it
+    by the flat param index); ``step`` also sets the noise variance.
+    """
+    from .noisy_sgd import NoisySGD
+    group = dict(lr=lr, momentum=momentum, dampening=dampening, weight_decay=weight_decay, nesterov=nesterov,
+                 noise_eta=noise_eta, noise_gamma=noise_gamma, seed=seed, maximize=maximize)
+    if momentum != 0 and momentum_buffers is None:
+        raise ValueError("momentum_buffers: required when momentum != 0")
+    names = ("momentum_buffer",) if momentum != 0 else (None,)
+    _run(NoisySGD, group, params, grads, {"momentum_buffer": momentum_buffers if momentum != 0 else None}, names,
+         step, n_threads, flush_denormals)

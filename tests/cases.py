@@ -120,4 +120,18 @@ CASES += [
          dict(lr=0.02, mu=0.1, hessian_decay=0.0, maximize=True), ("hessian_avg",)),
 ]
 
+_NS = fastopt.NoisySGD
+CASES += [
+    Case("noisy_sgd", _NS, reference.NoisySGD, dict(lr=0.1)),
+    Case("noisy_sgd", _NS, reference.NoisySGD, dict(lr=0.1, noise_eta=0.3, seed=2**64 - 5, maximize=True)),
+    Case("noisy_sgd", _NS, reference.NoisySGD, dict(lr=0.1, weight_decay=0.05, noise_eta=1.0, noise_gamma=0.3)),
+    Case("noisy_sgd", _NS, reference.NoisySGD, dict(lr=0.05, momentum=0.9, seed=3), ("momentum_buffer",)),
+    Case("noisy_sgd", _NS, reference.NoisySGD, dict(lr=0.05, momentum=0.9, dampening=0.3), ("momentum_buffer",)),
+    Case("noisy_sgd", _NS, reference.NoisySGD, dict(lr=0.05, momentum=0.9, nesterov=True), ("momentum_buffer",)),
+    Case("noisy_sgd", _NS, reference.NoisySGD,
+         dict(lr=0.05, momentum=0.8, nesterov=True, weight_decay=0.01, maximize=True), ("momentum_buffer",)),
+    Case("noisy_sgd", _NS, reference.NoisySGD, dict(lr=0.05, momentum=0.5, dampening=0.5, weight_decay=0.1),
+         ("momentum_buffer",)),
+]
+
 ONE_PER_RULE = list({c.name: c for c in reversed(CASES)}.values())[::-1]

@@ -170,3 +170,80 @@ def test_diag_lm_functional_matches_class(rng):
         F.diag_lm_([q], [g], [h], [avg], step=t, lr=0.1, hessian_decay=0.9)
     np.testing.assert_array_equal(p, q)
     np.testing.assert_array_equal(opt.state[0]["hessian_avg"], avg)
+
+
+# ---------------------------------------------------------------- NoisySGD
+@pytest.mark.parametrize("step, eta, gamma", [(1, 0.3, 0.55), (7, 1.0, 0.55), (50, 0.01, 1.0)])
+def test_noisy_sgd_noise_statistics(step, eta, gamma):
+    n = 1_000_000
+    p = np.zeros(n)
+    F.noisy_sgd_([p], [np.zeros(n)], step=step, lr=1.0, noise_eta=eta, noise_gamma=gamma, seed=11)
+    var = eta / step ** gamma  # sigma_t^2 = eta / (1 + t)^gamma with t = step - 1
+    z = -p / math.sqrt(var)
+    assert abs(z.mean()) < 5 / math.sqrt(n)
+    assert abs(z.var() - 1) < 5 * math.sqrt(2 / n)
+    assert abs((z ** 4).mean() - 3) < 0.05  # Gaussian kurtosis
+    assert np.mean(np.abs(z) < 1) == pytest.approx(0.682689, abs=0.002)
+
+
+def test_noisy_sgd_reproducible_and_keyed():
+    def run(seed, **kw):
+        ps = [np.zeros(100), np.zeros(50)]
+        opt = fastopt.NoisySGD(ps, lr=1.0, noise_eta=1.0, seed=seed, **kw)
+        for _ in range(3):
+            opt.step([np.zeros(100), np.zeros(50)])
+        return ps
+    a, b, c = run(5), run(5), run(6)
+    np.testing.assert_array_equal(a[0], b[0])
+    assert not np.any(a[0] == c[0])
+    assert not np.any(a[0][:50] == a[1])  # each param its own stream
+    np.testing.assert_array_equal(run(5, n_threads=2)[1], a[1])
+
+
+def test_noisy_sgd_noise_keyed_by_flat_index_across_groups_and_none():
+    p1 = [np.zeros(8), np.zeros(8)]
+    opt1 = fastopt.NoisySGD([{"params": [p1[0]]}, {"params": [p1[1]]}], lr=1.0, seed=1)
+    opt1.step([np.zeros(8), np.zeros(8)])
+    p2 = [np.zeros(8), np.zeros(8)]
+    opt2 = fastopt.NoisySGD(p2, lr=1.0, seed=1)
+    opt2.step([None, np.zeros(8)])  # param 0 skipped: param 1 still draws the noise of flat index 1
+    np.testing.assert_array_equal(p1[1], p2[1])
+    assert not np.any(p1[0] == p1[1])
+    assert np.all(p2[0] == 0)
+
+
+def test_noisy_sgd_step_survives_state_access_and_state_dict():
+    w = np.zeros(5)
+    opt = fastopt.NoisySGD([w], lr=1.0, seed=2)
+    opt.step([np.zeros(5)])
+    assert opt.state[0]["step"] == 1  # kept even without a momentum buffer
+    opt.step([np.zeros(5)])
+    sd = opt.state_dict()
+    assert sd["state"][0]["step"] == 2
+    v = w.copy()
+    opt2 = fastopt.NoisySGD([v], lr=1.0, seed=2)
+    opt2.load_state_dict(sd)
+    opt.step([np.zeros(5)])
+    opt2.step([np.zeros(5)])
+    np.testing.assert_array_equal(w, v)
+
+
+def test_noisy_sgd_without_noise_is_sgd(rng):
+    p = rng.standard_normal(33)
+    q = p.copy()
+    a = fastopt.NoisySGD([p], lr=0.1, momentum=0.9, nesterov=True, noise_eta=0.0)
+    b = fastopt.SGD([q], lr=0.1, momentum=0.9, nesterov=True)
+    for _ in range(4):
+        g = rng.standard_normal(33)
+        a.step([g])
+        b.step([g])
+    np.testing.assert_array_equal(p, q)
+
+
+@pytest.mark.parametrize("kw, exc, match", [(dict(seed=-1), ValueError, "seed"), (dict(seed=2 ** 64), ValueError, "seed"),
+                                            (dict(seed=1.5), TypeError, "seed"),
+                                            (dict(noise_eta=-1.0), ValueError, "noise_eta"),
+                                            (dict(nesterov=True), ValueError, "nesterov")])
+def test_noisy_sgd_validation(kw, exc, match):
+    with pytest.raises(exc, match=match):
+        fastopt.NoisySGD([np.zeros(3)], **kw)

@@ -7,3 +7,4 @@
 #include "lion.h"
 #include "adabelief.h"
 #include "diag_lm.h"
+#include "noisy_sgd.h"

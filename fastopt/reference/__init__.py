@@ -19,5 +19,6 @@ from .asgd import ASGD
 from .lion import Lion
 from .adabelief import AdaBelief
 from .diag_lm import DiagonalLM
+from .noisy_sgd import NoisySGD
 
-__all__ = ["ReferenceOptimizer", "SGD", "Adam", "AdamW", "Rprop", "ASGD", "Lion", "AdaBelief", "DiagonalLM"]
+__all__ = ["ReferenceOptimizer", "SGD", "Adam", "AdamW", "Rprop", "ASGD", "Lion", "AdaBelief", "DiagonalLM", "NoisySGD"]
