@@ -25,16 +25,31 @@ from .lookahead import Lookahead
 from .lbfgs import LBFGS
 from .sparse_adam import RowSparseGrad, SparseAdam
 from .muon import Muon
+from .rprop import Rprop
+from .asgd import ASGD
+from .lion import Lion
+from .adabelief import AdaBelief
+from .diag_lm import DiagonalLM
+from .noisy_sgd import NoisySGD
 from .serialization import load, save
 from . import functional
 from . import lr_scheduler, schedules
 from .plotting import plot_schedule
+from .gradcheck import GradcheckResult, gradcheck
+from . import testfunctions
 
 __all__ = [
-    "Optimizer", "SGD", "Adam", "AdamW", "Adagrad", "RMSprop", "Adadelta", "Adamax", "RAdam", "NAdam",
-    "LAMB", "LARS", "SAM", "Lookahead", "LBFGS", "SparseAdam", "RowSparseGrad", "Muon",
+    # optimizers (torch.optim rules)
+    "Optimizer", "SGD", "Adam", "AdamW", "Adagrad", "RMSprop", "Adadelta", "Adamax", "NAdam", "RAdam",
+    "Rprop", "ASGD", "LBFGS", "SparseAdam", "RowSparseGrad", "Muon",
+    # beyond torch.optim
+    "AdaBelief", "Lion", "LAMB", "LARS", "NoisySGD", "DiagonalLM", "SAM", "Lookahead",
+    # functional forms, state files, schedules
     "functional", "save", "load",
     "lr_scheduler", "schedules", "plot_schedule",
+    # training tools
+    "gradcheck", "GradcheckResult", "testfunctions",
+    # threads and CPU configuration
     "get_num_threads", "set_num_threads",
     "show_config", "config", "get_cpu", "set_cpu", "use_cpu", "available_cpus",
 ]

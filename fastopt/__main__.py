@@ -4,6 +4,7 @@ Commands:
     bench     benchmark against memory bandwidth, NumPy and torch
               (``python -m fastopt bench --help``)
     schedule  learning-rate schedule tools (``python -m fastopt schedule --help``)
+    demo      optimizer paths on Rosenbrock and a saddle (``python -m fastopt demo --help``)
     config    print the build and runtime configuration
 """
 import sys
@@ -13,6 +14,7 @@ USAGE = """usage: python -m fastopt <command> [options]
 commands:
   bench      benchmark fastopt against memory bandwidth, NumPy and torch
   schedule   learning-rate schedule tools
+  demo       optimizer paths on Rosenbrock and a saddle x^2-y^2 (PNG, --gif)
   config     print the build and runtime configuration (fastopt.show_config())
 
 'python -m fastopt <command> --help' for a command's options."""
@@ -36,6 +38,12 @@ def _schedule(argv):
     return main(argv)
 
 
+def _demo(argv):
+    from fastopt._cli_demo import main
+
+    return main(argv)
+
+
 def _config(argv):
     if argv and argv[0] not in ("-h", "--help"):
         print(f"python -m fastopt config: takes no arguments, got {' '.join(argv)}", file=sys.stderr)
@@ -49,7 +57,7 @@ def _config(argv):
     return 0
 
 
-COMMANDS = {"bench": _bench, "schedule": _schedule, "config": _config}
+COMMANDS = {"bench": _bench, "schedule": _schedule, "demo": _demo, "config": _config}
 
 
 def main(argv=None):

@@ -18,7 +18,8 @@ from .adam import Adam
 from .sgd import SGD
 
 __all__ = ["sgd_", "adam_", "adamw_", "adagrad_", "rmsprop_", "adadelta_", "adamax_", "radam_", "nadam_",
-           "lamb_", "lars_", "sparse_adam_", "muon_"]
+           "lamb_", "lars_", "sparse_adam_", "muon_", "rprop_", "asgd_", "lion_", "adabelief_", "diag_lm_",
+           "noisy_sgd_"]
 
 
 def _labels(n):
@@ -302,3 +303,85 @@ def muon_(params, grads, momentum_buffers, *, lr=1e-3, weight_decay=0.1, momentu
     run(params, grads, momentum_buffers, lr=lr, weight_decay=weight_decay, momentum=momentum, nesterov=nesterov,
         ns_coefficients=ns_coefficients, eps=eps, ns_steps=ns_steps, adjust_lr_fn=adjust_lr_fn, ns_dtype=ns_dtype,
         n_threads=n_threads, flush_denormals=flush_denormals)
+
+
+def rprop_(params, grads, prevs, step_sizes, *, step=1, etaminus=0.5, etaplus=1.2, step_size_min=1e-6,
+           step_size_max=50, maximize=False, n_threads=None, flush_denormals=False):
+    """In-place Rprop step (see :class:`fastopt.Rprop` for the math).
+
+    ``prevs`` start at zero and ``step_sizes`` at the learning rate; both are
+    updated in place. ``step`` is accepted for symmetry (Rprop does not use it).
+    """
+    from .rprop import Rprop
+    group = dict(lr=0.0, etas=(etaminus, etaplus), step_sizes=(step_size_min, step_size_max), maximize=maximize)
+    _run(Rprop, group, params, grads, {"prev": prevs, "step_size": step_sizes}, ("prev", "step_size"),
+         step, n_threads, flush_denormals)
+
+
+def asgd_(params, grads, axs, *, step, lr=1e-2, lambd=1e-4, alpha=0.75, t0=1e6, weight_decay=0, maximize=False,
+          n_threads=None, flush_denormals=False):
+    """In-place ASGD step (see :class:`fastopt.ASGD` for the math).
+
+    ``axs`` are the averaged params (torch's ``ax``, zeros at first); eta and
+    mu are derived from ``step`` (the 1-based number of this step).
+    """
+    from .asgd import ASGD
+    group = dict(lr=lr, lambd=lambd, alpha=alpha, t0=t0, weight_decay=weight_decay, maximize=maximize)
+    _run(ASGD, group, params, grads, {"ax": axs}, ("ax",), step, n_threads, flush_denormals)
+
+
+def lion_(params, grads, exp_avgs, *, step=1, lr=1e-4, beta1=0.9, beta2=0.99, weight_decay=0.0, maximize=False,
+          n_threads=None, flush_denormals=False):
+    """In-place Lion step (see :class:`fastopt.Lion` for the math). ``step`` is
+    accepted for symmetry (Lion does not use it)."""
+    from .lion import Lion
+    group = dict(lr=lr, betas=(beta1, beta2), weight_decay=weight_decay, maximize=maximize)
+    _run(Lion, group, params, grads, {"exp_avg": exp_avgs}, ("exp_avg",), step, n_threads, flush_denormals)
+
+
+def adabelief_(params, grads, exp_avgs, exp_avg_vars, *, step, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-16,
+               eps_root=1e-16, weight_decay=0.0, decoupled_weight_decay=True, maximize=False, n_threads=None,
+               flush_denormals=False):
+    """In-place AdaBelief step (see :class:`fastopt.AdaBelief` for the math)."""
+    from .adabelief import AdaBelief
+    group = dict(lr=lr, betas=(beta1, beta2), eps=eps, eps_root=eps_root, weight_decay=weight_decay,
+                 decoupled_weight_decay=decoupled_weight_decay, maximize=maximize)
+    _run(AdaBelief, group, params, grads, {"exp_avg": exp_avgs, "exp_avg_var": exp_avg_vars},
+         ("exp_avg", "exp_avg_var"), step, n_threads, flush_denormals)
+
+
+def diag_lm_(params, grads, hessian_diags, hessian_avgs=None, *, step=1, lr=1e-3, mu=1e-2, hessian_decay=None,
+             maximize=False, n_threads=None, flush_denormals=False):
+    """In-place diagonal Levenberg-Marquardt step (see :class:`fastopt.DiagonalLM`).
+
+    ``hessian_diags`` must be C-contiguous arrays of each param's dtype (they
+    are only read). ``hessian_avgs`` is required with ``hessian_decay``; at
+    ``step == 1`` it is overwritten with the estimate.
+    """
+    from .diag_lm import DiagonalLM
+    group = dict(lr=lr, mu=mu, hessian_decay=hessian_decay, maximize=maximize)
+    if hessian_decay is not None and hessian_avgs is None:
+        raise ValueError("hessian_avgs: required when hessian_decay is set")
+    names = ("hessian_diag", "hessian_avg" if hessian_decay is not None else None)
+    _run(DiagonalLM, group, params, grads,
+         {"hessian_diag": hessian_diags, "hessian_avg": hessian_avgs if hessian_decay is not None else None},
+         names, step, n_threads, flush_denormals)
+
+
+def noisy_sgd_(params, grads, momentum_buffers=None, *, step, lr, momentum=0.0, dampening=0.0, weight_decay=0.0,
+               nesterov=False, noise_eta=0.01, noise_gamma=0.55, seed=0, maximize=False, n_threads=None,
+               flush_denormals=False):
+    """In-place NoisySGD step (see :class:`fastopt.NoisySGD` for the math).
+
+    The noise of ``params[i]`` is keyed by its position among the params
+    taking this step with the same step count and dtype (the classes key it
+    by the flat param index); ``step`` also sets the noise variance.
+    """
+    from .noisy_sgd import NoisySGD
+    group = dict(lr=lr, momentum=momentum, dampening=dampening, weight_decay=weight_decay, nesterov=nesterov,
+                 noise_eta=noise_eta, noise_gamma=noise_gamma, seed=seed, maximize=maximize)
+    if momentum != 0 and momentum_buffers is None:
+        raise ValueError("momentum_buffers: required when momentum != 0")
+    names = ("momentum_buffer",) if momentum != 0 else (None,)
+    _run(NoisySGD, group, params, grads, {"momentum_buffer": momentum_buffers if momentum != 0 else None}, names,
+         step, n_threads, flush_denormals)

@@ -158,5 +158,84 @@ CASES = [
     Case("lars", fastopt.LARS, reference.LARS, dict(lr=0.05, lars_exclude=True, momentum=0.0, maximize=True)),
 ]
 
-#: One representative configuration per rule (for the expensive tests).
+
+# ---- rules-b: Rprop, ASGD, AdaBelief, Lion, NoisySGD, DiagonalLM ----
+_RPROP = ("prev", "step_size")
+CASES += [
+    Case("rprop", fastopt.Rprop, reference.Rprop, dict(), _RPROP),
+    Case("rprop", fastopt.Rprop, reference.Rprop, dict(lr=0.05, maximize=True), _RPROP),
+    Case("rprop", fastopt.Rprop, reference.Rprop, dict(lr=0.01, etas=(0.3, 1.7), step_sizes=(1e-3, 0.2)), _RPROP),
+]
+CASES += [
+    Case("asgd", fastopt.ASGD, reference.ASGD, dict(lr=0.05), ("ax",)),
+    Case("asgd", fastopt.ASGD, reference.ASGD, dict(lr=0.05, t0=5, weight_decay=0.1), ("ax",)),
+    Case("asgd", fastopt.ASGD, reference.ASGD, dict(lr=0.1, lambd=0.01, alpha=0.5, t0=3, maximize=True), ("ax",)),
+    Case("asgd", fastopt.ASGD, reference.ASGD, dict(lr=0.05, t0=-2.5, weight_decay=0.05, maximize=True), ("ax",)),
+]
+
+# rules-b: end of rows
+CASES += [
+    Case("lion", fastopt.Lion, reference.Lion, dict(lr=0.01), ("exp_avg",)),
+    Case("lion", fastopt.Lion, reference.Lion, dict(lr=0.01, weight_decay=0.1), ("exp_avg",)),
+    Case("lion", fastopt.Lion, reference.Lion, dict(lr=0.02, betas=(0.5, 0.9), weight_decay=0.05, maximize=True),
+         ("exp_avg",)),
+]
+
+_AB = ("exp_avg", "exp_avg_var")
+CASES += [
+    Case("adabelief", fastopt.AdaBelief, reference.AdaBelief, dict(lr=0.01), _AB),
+    Case("adabelief", fastopt.AdaBelief, reference.AdaBelief, dict(lr=0.01, weight_decay=0.1), _AB),
+    Case("adabelief", fastopt.AdaBelief, reference.AdaBelief,
+         dict(lr=0.01, weight_decay=0.1, decoupled_weight_decay=False, maximize=True), _AB),
+    Case("adabelief", fastopt.AdaBelief, reference.AdaBelief, dict(lr=0.02, betas=(0.3, 0.9), eps=1e-8, eps_root=0.0),
+         _AB),
+]
+
+def _curvature(grads):
+    """A deterministic diagonal 'Hessian' for the generic tests: g*g (>= 0, same dtype)."""
+    if isinstance(grads, dict):
+        return {k: None if g is None else g * g for k, g in grads.items()}
+    return [None if g is None else g * g for g in grads]
+
+
+class _DiagonalLMFromGrads(fastopt.DiagonalLM):
+    """DiagonalLM driven by step(grads) alone (hessian_diag = g*g), for the generic tests."""
+
+    def step(self, grads=None, hessian_diag=None, closure=None):
+        if closure is not None:
+            def closure2(f=closure):
+                loss, g = f()
+                return loss, g, _curvature(g)
+            return super().step(closure=closure2)
+        return super().step(grads, _curvature(grads) if hessian_diag is None else hessian_diag)
+
+
+class _DiagonalLMRefFromGrads(reference.DiagonalLM):
+    def step(self, grads, hessian_diag=None):
+        super().step(grads, _curvature(grads) if hessian_diag is None else hessian_diag)
+
+
+CASES += [
+    Case("diag_lm", _DiagonalLMFromGrads, _DiagonalLMRefFromGrads, dict(lr=0.05)),
+    Case("diag_lm", _DiagonalLMFromGrads, _DiagonalLMRefFromGrads, dict(lr=0.05, mu=0.5, maximize=True)),
+    Case("diag_lm", _DiagonalLMFromGrads, _DiagonalLMRefFromGrads, dict(lr=0.05, hessian_decay=0.9),
+         ("hessian_avg",)),
+    Case("diag_lm", _DiagonalLMFromGrads, _DiagonalLMRefFromGrads,
+         dict(lr=0.02, mu=0.1, hessian_decay=0.0, maximize=True), ("hessian_avg",)),
+]
+
+_NS = fastopt.NoisySGD
+CASES += [
+    Case("noisy_sgd", _NS, reference.NoisySGD, dict(lr=0.1)),
+    Case("noisy_sgd", _NS, reference.NoisySGD, dict(lr=0.1, noise_eta=0.3, seed=2**64 - 5, maximize=True)),
+    Case("noisy_sgd", _NS, reference.NoisySGD, dict(lr=0.1, weight_decay=0.05, noise_eta=1.0, noise_gamma=0.3)),
+    Case("noisy_sgd", _NS, reference.NoisySGD, dict(lr=0.05, momentum=0.9, seed=3), ("momentum_buffer",)),
+    Case("noisy_sgd", _NS, reference.NoisySGD, dict(lr=0.05, momentum=0.9, dampening=0.3), ("momentum_buffer",)),
+    Case("noisy_sgd", _NS, reference.NoisySGD, dict(lr=0.05, momentum=0.9, nesterov=True), ("momentum_buffer",)),
+    Case("noisy_sgd", _NS, reference.NoisySGD,
+         dict(lr=0.05, momentum=0.8, nesterov=True, weight_decay=0.01, maximize=True), ("momentum_buffer",)),
+    Case("noisy_sgd", _NS, reference.NoisySGD, dict(lr=0.05, momentum=0.5, dampening=0.5, weight_decay=0.1),
+         ("momentum_buffer",)),
+]
+
 ONE_PER_RULE = list({c.name: c for c in reversed(CASES)}.values())[::-1]

@@ -265,6 +265,8 @@ def test_rebuilt_runtime_keeps_step_counts(change, rng):
 
 @pytest.mark.parametrize("case", ONE_PER_RULE, ids=lambda c: c.id)
 def test_add_param_group_after_steps(case, rng):
+    if case.name == "noisy_sgd":
+        pytest.skip("NoisySGD keys its noise on the flat param index, which two split references cannot reproduce")
     a, b, c = rand([(7,), (5,), (2, 3)], np.float64, rng)
     ra, rb, rc = a.copy(), b.copy(), c.copy()
     opt = case.cls([a], **case.kwargs)
@@ -288,7 +290,7 @@ def test_add_param_group_after_steps(case, rng):
         r1.step(g[:1])
         r2.step(g[1:])
     assert_matches_ref(opt, [a, b, c], [(r1, [0]), (r2, [1, 2])], [ra, rb, rc], case.state_keys)
-    if case.cls.step_in_state:
+    if case.cls.step_in_state and case.state_keys:
         sd = opt.state_dict()
         assert [sd["state"][i]["step"] for i in range(3)] == [7, 4, 4]
         assert sd["param_groups"][1]["params"] == [1, 2]

@@ -9,7 +9,7 @@ Modes:
     --full        every registered rule x float32/float64 x every registered
                   workload (single tensors 2^10..2^26, 1,000 x 512,
                   1 x 512,000, ResNet-50, GPT-2 small for float32 Adam) at
-                  1..N threads, torch for-loop peer too. Takes about an hour
+                  1..N threads, torch for-loop peer too. Estimated at about an hour
                   and ~10 GB of memory.
     --quick-test  tiny sizes and few repetitions (for the test suite).
 

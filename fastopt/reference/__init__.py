@@ -24,6 +24,12 @@ from .lamb import LAMB
 from .lars import LARS
 from .sparse_adam import SparseAdam
 from .muon import Muon
+from .rprop import Rprop
+from .asgd import ASGD
+from .lion import Lion
+from .adabelief import AdaBelief
+from .diag_lm import DiagonalLM
+from .noisy_sgd import NoisySGD
 
 __all__ = ["ReferenceOptimizer", "SGD", "Adam", "AdamW", "Adagrad", "RMSprop", "Adadelta", "Adamax", "RAdam", "NAdam",
-           "LAMB", "LARS", "SparseAdam", "Muon"]
+           "LAMB", "LARS", "SparseAdam", "Muon", "Rprop", "ASGD", "Lion", "AdaBelief", "DiagonalLM", "NoisySGD"]

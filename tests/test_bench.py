@@ -1,0 +1,173 @@
+"""The benchmark CLI in its tiny --quick-test mode (no timing assertions),
+the dispatcher of ``python -m fastopt``, and the benchmark registries."""
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import fastopt
+from fastopt import __main__ as fo_main
+from fastopt.bench import bandwidth, cli, report, rules, runner, workloads
+
+try:
+    import torch  # noqa: F401
+
+    HAVE_TORCH = True
+except Exception:  # pragma: no cover
+    HAVE_TORCH = False
+
+try:
+    import matplotlib  # noqa: F401
+
+    HAVE_MPL = True
+except Exception:  # pragma: no cover
+    HAVE_MPL = False
+
+
+def _run(capsys, argv):
+    rc = cli.main(argv)
+    out, err = capsys.readouterr()
+    assert rc == 0, err
+    return out, err
+
+
+def test_quick_test_table_json_png(tmp_path, capsys):
+    js, png = tmp_path / "out" / "bench.json", tmp_path / "bench.png"
+    out, _ = _run(capsys, ["--quick-test", "--no-torch", "--threads", f"1,{fastopt.get_num_threads()}",
+                           "--json", str(js), "--png", str(png)])
+    # config at the top, then the bandwidth, cases and comparison tables
+    assert out.index("isa_selected") < out.index("memory bandwidth") < out.index("optimizer steps") \
+        < out.index("many small tensors")
+    assert "triad" in out and "inplace r4w3" in out and "inplace r3w2" in out
+    for rule in rules.DEFAULT_QUICK:
+        assert rule in out
+    assert "fastopt" in out and "numpy" in out and "10x512 vs 1x5120" in out
+    doc = json.loads(js.read_text())
+    assert doc["schema"] == "fastopt-bench/1"
+    assert doc["config"]["isa_selected"] == fastopt.get_cpu()
+    assert doc["command"][:4] == ["python", "-m", "fastopt", "bench"]
+    kinds = {(b["kind"], b["k"], b["j"]) for b in doc["bandwidth"]}
+    assert ("triad", 3, 1) in kinds and ("inplace", 4, 3) in kinds and ("inplace", 3, 2) in kinds
+    assert all(b["gbps"] > 0 for b in doc["bandwidth"])
+    assert {c["workload"] for c in doc["cases"]} == set(cli.QUICK_TEST_WORKLOADS)
+    for c in doc["cases"]:
+        assert c["dtype"] == "float32"
+        assert c["bytes_per_step"] == rules.get(c["rule"]).bytes_per_element("float32") * c["n_params"]
+        assert c["bandwidth_source"] in ("paired", "table") and c["bandwidth_gbps"] > 0
+        f = c["impls"]["fastopt"]
+        assert f["median_s"] > 0 and f["gbps"] > 0 and f["pct_bandwidth"] > 0 and f["reps"] >= 2
+        assert c["impls"]["numpy"]["speedup"] > 0
+    assert any(c["bandwidth_source"] == "paired" for c in doc["cases"])
+    assert doc["comparisons"] and all(c["impls"]["fastopt"]["ratio"] > 0 for c in doc["comparisons"])
+    if HAVE_MPL:
+        assert png.exists() and png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+        assert f"wrote {png}" in out
+    else:
+        assert "no PNG written" in out
+
+
+@pytest.mark.skipif(not HAVE_TORCH, reason="torch is not installed")
+def test_quick_test_torch_peer(tmp_path, capsys):
+    js = tmp_path / "t.json"
+    out, _ = _run(capsys, ["--quick-test", "--rule", "adam", "--threads", "1", "--torch", "fused", "--no-numpy",
+                           "--workload", "2^10", "--json", str(js), "-q"])
+    assert "torch-fused" in out
+    doc = json.loads(js.read_text())
+    (case,) = doc["cases"]
+    assert case["impls"]["torch-fused"]["speedup"] > 0
+    assert "numpy" not in case["impls"]
+
+
+def test_png_without_cases_or_matplotlib(tmp_path, monkeypatch):
+    msg = report.write_png([], [], str(tmp_path / "x.png"))
+    assert msg and "no PNG" in msg
+    monkeypatch.setitem(sys.modules, "matplotlib", None)
+    msg = report.write_png([], [], str(tmp_path / "x.png"))
+    assert "matplotlib is not available" in msg and not (tmp_path / "x.png").exists()
+
+
+def test_cli_errors(capsys):
+    assert cli.main(["--rule", "nope"]) == 2
+    assert "unknown rule" in capsys.readouterr().err
+    assert cli.main(["--workload", "nope"]) == 2
+    assert cli.main(["--dtype", "float16"]) == 2
+    with pytest.raises(SystemExit):
+        cli.main(["--full", "--quick-test"])
+
+
+def test_workloads():
+    r = workloads.get("resnet50")
+    assert r.n_tensors == 161 and r.n_params == 25_557_032
+    g = workloads.get("gpt2-small")
+    assert g.n_tensors == 148 and g.n_params == 124_439_808
+    assert g.accepts("adam", "float32") and not g.accepts("adam", "float64") and not g.accepts("sgd", "float32")
+    assert workloads.get("2^20").shapes == ((1 << 20,),)
+    assert workloads.get("1000x512").n_tensors == 1000 and workloads.get("1000x512").n_params == 512_000
+    assert workloads.get("1x512000").n_tensors == 1
+    assert workloads.get("3x7").n_params == 21
+    with pytest.raises(KeyError):
+        workloads.get("resnet51")
+
+
+def test_rules_registry():
+    assert rules.get("adam").bytes_per_element("float32") == 28
+    assert rules.get("adam").bytes_per_element("float64") == 56
+    assert rules.get("adam").pattern() == (4, 3)
+    assert rules.get("sgd-momentum").elements() == 5 and rules.get("sgd-momentum").pattern() == (3, 2)
+    assert rules.get("sgd").elements() == 3
+    assert rules.get("adam-amsgrad").pattern() == (5, 4)
+    for name, rule in rules.RULES.items():
+        k, j = rule.pattern()
+        assert 1 <= j < k <= 6, name
+    with pytest.raises(ValueError):
+        rules.register(rules.BenchRule("bad", fastopt.SGD, reads=7, writes=1))
+    with pytest.raises(KeyError):
+        rules.get("nope")
+
+
+@pytest.mark.parametrize("name", ["sgd-momentum", "adam", "adamw", "adam-amsgrad"])
+def test_impls_agree_with_reference(name):
+    """The benchmarked fastopt configuration and its NumPy peer do the same
+    thing on the benchmark's data (so the comparison is like for like)."""
+    rule = rules.get(name)
+    params, gsets, _ = runner.make_data(workloads.get("3x100"), "float64", grad_sets=2)
+    a = runner.make_impl("fastopt", rule, params, gsets, threads=1)
+    b = runner.make_impl("numpy", rule, params, gsets)
+    for r in range(4):
+        a.step(r)
+        b.step(r)
+    for x, y in zip(a.params, b.params):
+        np.testing.assert_allclose(x, y, rtol=1e-12, atol=1e-15)
+    assert all(np.all(g != 0) for gs in gsets for g in gs)
+
+
+def test_bandwidth_probe_values_stay_bounded():
+    pr = bandwidth.Probe("float32", 1 << 12)
+    res = pr.inplace(4, 3, 1, reps=3)
+    pr.triad(1, reps=2)
+    assert res.bytes == 7 * 4 * (1 << 12) and res.gbps > 0 and len(res.times) == 3
+    assert all(np.all(a == 1) for a in pr.arrays)
+    with pytest.raises(ValueError):
+        pr.inplace_fn(3, 3, 1)
+
+
+def test_main_dispatch(capsys, monkeypatch):
+    assert fo_main.main(["config"]) == 0
+    assert "isa_selected" in capsys.readouterr().out
+    assert fo_main.main(["nope"]) == 2
+    err = capsys.readouterr().err
+    assert "usage" in err and "unknown command 'nope'" in err
+    assert fo_main.main([]) == 2
+    assert fo_main.main(["--help"]) == 0
+    # `schedule` without its module: a clear message, not a traceback
+    monkeypatch.setitem(sys.modules, "fastopt._cli_schedule", None)
+    assert fo_main.main(["schedule"]) == 1
+    assert "fastopt._cli_schedule" in capsys.readouterr().err
+
+
+def test_python_dash_m_unknown_command():
+    proc = subprocess.run([sys.executable, "-m", "fastopt", "frobnicate"], capture_output=True, text=True,
+                          timeout=120)
+    assert proc.returncode == 2 and "usage" in proc.stderr
