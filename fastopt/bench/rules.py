@@ -150,3 +150,37 @@ register(BenchRule("adamw", fastopt.AdamW, dict(lr=1e-3, weight_decay=1e-2), rea
 register(BenchRule("adam-amsgrad", fastopt.Adam, dict(lr=1e-3, amsgrad=True), reads=5, writes=4,
                    reference=reference.Adam, torch="Adam",
                    description="Adam with AMSGrad: read p, g, m, v, vmax; write p, m, v, vmax"))
+
+
+# ---- the rest of the elementwise rules (issue: every rule in the benchmark) ----
+register(BenchRule("adagrad", fastopt.Adagrad, dict(lr=1e-2), reads=3, writes=2, reference=reference.Adagrad,
+                   torch="Adagrad", description="Adagrad: read p, g, sum; write p, sum"))
+register(BenchRule("rmsprop", fastopt.RMSprop, dict(lr=1e-3), reads=3, writes=2, reference=reference.RMSprop,
+                   torch="RMSprop", description="RMSprop: read p, g, square_avg; write p, square_avg"))
+register(BenchRule("rmsprop-centered-momentum", fastopt.RMSprop, dict(lr=1e-3, centered=True, momentum=0.9),
+                   reads=5, writes=4, reference=reference.RMSprop, torch="RMSprop",
+                   description="RMSprop centered + momentum: + grad_avg, momentum_buffer"))
+register(BenchRule("adadelta", fastopt.Adadelta, dict(lr=1.0), reads=4, writes=3, reference=reference.Adadelta,
+                   torch="Adadelta", description="Adadelta: read p, g, square_avg, acc_delta; write 3"))
+register(BenchRule("adamax", fastopt.Adamax, dict(lr=2e-3), reads=4, writes=3, reference=reference.Adamax,
+                   torch="Adamax", description="Adamax: read p, g, exp_avg, exp_inf; write 3"))
+register(BenchRule("nadam", fastopt.NAdam, dict(lr=2e-3), reads=4, writes=3, reference=reference.NAdam,
+                   torch="NAdam", description="NAdam: read p, g, m, v; write p, m, v"))
+register(BenchRule("radam", fastopt.RAdam, dict(lr=1e-3), reads=4, writes=3, reference=reference.RAdam,
+                   torch="RAdam", description="RAdam: read p, g, m, v; write p, m, v"))
+register(BenchRule("rprop", fastopt.Rprop, dict(lr=1e-2), reads=4, writes=3, reference=reference.Rprop,
+                   torch="Rprop", description="Rprop: read p, g, prev, step_size; write 3"))
+register(BenchRule("asgd", fastopt.ASGD, dict(lr=1e-2, t0=0), reads=3, writes=2, reference=reference.ASGD,
+                   torch="ASGD", description="ASGD while averaging (t0=0): read p, g, ax; write p, ax"))
+register(BenchRule("adabelief", fastopt.AdaBelief, dict(lr=1e-3), reads=4, writes=3,
+                   reference=reference.AdaBelief, description="AdaBelief: read p, g, m, s; write p, m, s"))
+register(BenchRule("lion", fastopt.Lion, dict(lr=1e-4), reads=3, writes=2, reference=reference.Lion,
+                   description="Lion: read p, g, m; write p, m"))
+register(BenchRule("noisy-sgd", fastopt.NoisySGD, dict(lr=1e-2), reads=2, writes=1, reference=reference.NoisySGD,
+                   description="SGD + annealed Gaussian noise from a counter-based generator"))
+# Two-pass rules: quoted against the in-place kernel with the same total
+# element count (an approximation of their two access patterns).
+register(BenchRule("lamb", fastopt.LAMB, dict(lr=1e-3), reads=6, writes=4, reference=reference.LAMB,
+                   description="LAMB, 2 passes: (p, g, m, v -> m, v) + (p, m, v -> p) = 10 elements"))
+register(BenchRule("lars", fastopt.LARS, dict(lr=1e-2), reads=4, writes=3, reference=reference.LARS,
+                   description="LARS, 2 passes: (p, g) + (p, g, b -> p, b) = 7 elements"))

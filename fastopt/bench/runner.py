@@ -502,7 +502,10 @@ class Runner:
         items = [FastoptImpl(rule, params, gsets, threads)]
         for v in self.torch_variants:
             if rule.torch is not None:
-                items.append(TorchImpl(rule, params, tgsets, threads, v))
+                try:
+                    items.append(TorchImpl(rule, params, tgsets, threads, v))
+                except (RuntimeError, ValueError, TypeError):
+                    pass  # torch has no such implementation of this rule (e.g. no fused kernel)
         paired = case.bytes_per_step >= self.policy.paired_min_bytes
         if paired:
             # The probe runs right before and right after fastopt in every
