@@ -168,6 +168,9 @@ def test_main_dispatch(capsys, monkeypatch):
 
 
 def test_python_dash_m_unknown_command():
+    import os
+    import fastopt
+    here = os.path.dirname(os.path.dirname(os.path.abspath(fastopt.__file__)))
     proc = subprocess.run([sys.executable, "-m", "fastopt", "frobnicate"], capture_output=True, text=True,
-                          timeout=120)
+                          timeout=120, cwd=here)
     assert proc.returncode == 2 and "usage" in proc.stderr

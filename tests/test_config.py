@@ -11,7 +11,10 @@ import pytest
 import fastopt
 from fastopt import _engine, _threads
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+# Subprocesses start where the fastopt under test was imported from (the
+# checkout in development, site-packages for an installed wheel), so they
+# import the same package and never the bare sources.
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(fastopt.__file__)))
 
 
 @pytest.fixture(autouse=True)

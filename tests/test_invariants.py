@@ -22,7 +22,10 @@ from fastopt._engine import BLOCK
 from cases import CASES, ONE_PER_RULE
 
 DTYPES = [np.float32, np.float64]
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+# Subprocesses start where the fastopt under test was imported from (the
+# checkout in development, site-packages for an installed wheel), so they
+# import the same package and never the bare sources.
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(fastopt.__file__)))
 SHAPES = [(), (0,), (7,), (33,), (3, 5, 7), (BLOCK + 3,)]
 SGD_MOM = next(c for c in CASES if c.name == "sgd" and c.kwargs.get("nesterov"))
 ADAM_AMS = next(c for c in CASES if c.name == "adam" and c.kwargs.get("amsgrad"))
