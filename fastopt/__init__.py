@@ -25,6 +25,7 @@ from .lookahead import Lookahead
 from .lbfgs import LBFGS
 from .sparse_adam import RowSparseGrad, SparseAdam
 from .muon import Muon
+from .adafactor import Adafactor
 from .serialization import load, save
 from . import functional
 from . import lr_scheduler, schedules
@@ -32,7 +33,7 @@ from .plotting import plot_schedule
 
 __all__ = [
     "Optimizer", "SGD", "Adam", "AdamW", "Adagrad", "RMSprop", "Adadelta", "Adamax", "RAdam", "NAdam",
-    "LAMB", "LARS", "SAM", "Lookahead", "LBFGS", "SparseAdam", "RowSparseGrad", "Muon",
+    "LAMB", "LARS", "SAM", "Lookahead", "LBFGS", "SparseAdam", "RowSparseGrad", "Muon", "Adafactor",
     "functional", "save", "load",
     "lr_scheduler", "schedules", "plot_schedule",
     "get_num_threads", "set_num_threads",

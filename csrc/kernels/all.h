@@ -15,3 +15,4 @@
 #include "lbfgs.h"
 #include "sparse_adam.h"
 #include "muon.h"
+#include "adafactor.h"

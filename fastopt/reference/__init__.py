@@ -24,6 +24,8 @@ from .lamb import LAMB
 from .lars import LARS
 from .sparse_adam import SparseAdam
 from .muon import Muon
+from .adafactor import Adafactor
 
 __all__ = ["ReferenceOptimizer", "SGD", "Adam", "AdamW", "Adagrad", "RMSprop", "Adadelta", "Adamax", "RAdam", "NAdam",
-           "LAMB", "LARS", "SparseAdam", "Muon"]
+           "LAMB", "LARS", "SparseAdam", "Muon",
+           "Adafactor"]
