@@ -31,6 +31,7 @@ from .lion import Lion
 from .adabelief import AdaBelief
 from .diag_lm import DiagonalLM
 from .noisy_sgd import NoisySGD
+from .adafactor import Adafactor
 from .serialization import load, save
 from . import functional
 from . import lr_scheduler, schedules
@@ -41,7 +42,7 @@ from . import testfunctions
 __all__ = [
     # optimizers (torch.optim rules)
     "Optimizer", "SGD", "Adam", "AdamW", "Adagrad", "RMSprop", "Adadelta", "Adamax", "NAdam", "RAdam",
-    "Rprop", "ASGD", "LBFGS", "SparseAdam", "RowSparseGrad", "Muon",
+    "Rprop", "ASGD", "Adafactor", "LBFGS", "SparseAdam", "RowSparseGrad", "Muon",
     # beyond torch.optim
     "AdaBelief", "Lion", "LAMB", "LARS", "NoisySGD", "DiagonalLM", "SAM", "Lookahead",
     # functional forms, state files, schedules

@@ -19,7 +19,7 @@ from .sgd import SGD
 
 __all__ = ["sgd_", "adam_", "adamw_", "adagrad_", "rmsprop_", "adadelta_", "adamax_", "radam_", "nadam_",
            "lamb_", "lars_", "sparse_adam_", "muon_", "rprop_", "asgd_", "lion_", "adabelief_", "diag_lm_",
-           "noisy_sgd_"]
+           "noisy_sgd_", "adafactor_"]
 
 
 def _labels(n):
@@ -385,3 +385,14 @@ def noisy_sgd_(params, grads, momentum_buffers=None, *, step, lr, momentum=0.0, 
     names = ("momentum_buffer",) if momentum != 0 else (None,)
     _run(NoisySGD, group, params, grads, {"momentum_buffer": momentum_buffers if momentum != 0 else None}, names,
          step, n_threads, flush_denormals)
+def adafactor_(params, grads, row_vars, col_vars, variances, *, step, lr=1e-2, beta2_decay=-0.8, eps1=None,
+               eps2=1e-3, d=1.0, weight_decay=0.0, maximize=False, n_threads=None, flush_denormals=False):
+    """In-place Adafactor step (see :class:`fastopt.Adafactor` for the math).
+    Buffers as torch's functional form: ``row_vars[i]`` (shape ``(..., R, 1)``)
+    and ``col_vars[i]`` (``(..., 1, C)``) for params of 2 or more dims,
+    ``variances[i]`` (the param's shape) for 0-d/1-d params; other entries are
+    ignored (None is fine, and a list may be None when no param needs it)."""
+    from .adafactor import adafactor_ as run
+    run(params, grads, row_vars, col_vars, variances, step=step, lr=lr, beta2_decay=beta2_decay, eps1=eps1,
+        eps2=eps2, d=d, weight_decay=weight_decay, maximize=maximize, n_threads=n_threads,
+        flush_denormals=flush_denormals)

@@ -156,6 +156,16 @@ CASES = [
     Case("lars", fastopt.LARS, reference.LARS, dict(lr=0.05, lars_exclude=True, weight_decay=0.01),
          ("momentum_buffer",)),
     Case("lars", fastopt.LARS, reference.LARS, dict(lr=0.05, lars_exclude=True, momentum=0.0, maximize=True)),
+    # Adafactor: each option; state is checked in tests/test_adafactor.py (its buffers' shapes
+    # differ between params). 20 steps cross the lerp switch (w < 0.5 from t = 3 with -0.8).
+    Case("adafactor", fastopt.Adafactor, reference.Adafactor, dict(lr=0.01)),
+    Case("adafactor", fastopt.Adafactor, reference.Adafactor, dict(lr=0.1, weight_decay=0.1)),
+    Case("adafactor", fastopt.Adafactor, reference.Adafactor, dict(lr=0.01, maximize=True)),
+    Case("adafactor", fastopt.Adafactor, reference.Adafactor, dict(lr=0.01, eps=(1e-3, 1e-2), d=2.0)),
+    Case("adafactor", fastopt.Adafactor, reference.Adafactor,
+         dict(lr=0.02, beta2_decay=-0.3, eps=(None, 0.0))),
+    Case("adafactor", fastopt.Adafactor, reference.Adafactor,
+         dict(lr=0.05, beta2_decay=-1.0, eps=(1e-4, 1e-3), d=1.5, weight_decay=0.2, maximize=True)),
 ]
 
 

@@ -21,3 +21,4 @@
 #include "adabelief.h"
 #include "diag_lm.h"
 #include "noisy_sgd.h"
+#include "adafactor.h"

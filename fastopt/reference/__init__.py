@@ -31,5 +31,8 @@ from .adabelief import AdaBelief
 from .diag_lm import DiagonalLM
 from .noisy_sgd import NoisySGD
 
+from .adafactor import Adafactor
+
 __all__ = ["ReferenceOptimizer", "SGD", "Adam", "AdamW", "Adagrad", "RMSprop", "Adadelta", "Adamax", "RAdam", "NAdam",
-           "LAMB", "LARS", "SparseAdam", "Muon", "Rprop", "ASGD", "Lion", "AdaBelief", "DiagonalLM", "NoisySGD"]
+           "LAMB", "LARS", "SparseAdam", "Muon", "Rprop", "ASGD", "Lion", "AdaBelief", "DiagonalLM", "NoisySGD",
+           "Adafactor"]

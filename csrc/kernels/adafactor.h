@@ -1,0 +1,289 @@
+/*
+ * kernels/adafactor.h -- Adafactor (Shazeer & Stern 2018) with
+ * torch.optim.Adafactor's semantics and op order (lr caps the relative step
+ * and scales the decoupled weight decay; eps1 guards the variance estimate).
+ *
+ * Per tensor, step t, w = t^beta2_decay, g = sign * grad (sign = -1 when maximize):
+ *   alpha = max(eps2, ||p|| / sqrt(N)) * min(lr, 1/sqrt(t))   ||p|| before the decay
+ *   p     = p * (1 - lr * wd)                                if wd != 0
+ *   vector / 0-d param (kind 0):
+ *     v   = lerp(v, g * g, w)                                torch's lerp (see below)
+ *     V   = v
+ *   param of >= 2 dims, shape (..., R, C) (kind 1; statistics computed between passes):
+ *     row[b, r] = lerp(row[b, r], mean_c g^2, w)   col[b, c] = lerp(col[b, c], mean_r g^2, w)
+ *     den[b]    = max(mean_r row[b, r], eps1)
+ *     V   = (row[b, r] * col[b, c]) / den[b]
+ *   u     = (1 / sqrt(max(V, eps1^2))) * g                   max propagates NaN (torch.clamp)
+ *   p     = p + u * coef,  coef = -alpha / max(1, ||u|| / (sqrt(N) * d))
+ * lerp(a, x, w) = a + w * (x - a) when w < 0.5, else x - (x - a) * (1 - w), as torch.
+ *
+ * Three passes per step (the clip needs ||u|| of the whole tensor first):
+ *   pass 0 (flags&3 == 0, reduces): out[0] = sum p^2 (every tensor); kind 0: v updated,
+ *          out[1] = sum u^2; kind 1: out[1] = 0.
+ *   between (Python/NumPy, fastopt/adafactor.py): row/col/den of the kind-1 tensors.
+ *   pass 1 (flags&3 == 1, reduces; skipped when no tensor is factored): kind 1:
+ *          out[2] = sum u^2 (u from row, col, den); kind 0: out[2] = 0.
+ *   between (Python, double): coef per tensor.
+ *   pass 2 (flags&3 == 2, applies): decay, u recomputed (from v or from row/col/den), p += u * coef.
+ * u is never stored. Sums are in double with 8 lane accumulators by in-span index
+ * (element k to lane k % 8 for k < n - n % 8, lanes combined as
+ * ((l0+l1)+(l2+l3))+((l4+l5)+(l6+l7)), then the tail one by one): identical on every
+ * ISA, reproduced by fastopt._multipass.ref_sum_sq. Kind-1 spans are walked row by row
+ * (one integer division per span, none per element).
+ *
+ * Slots (2..4 are Fixed: per-tensor arrays indexed here, not advanced to the span):
+ *   0 p (rw), 1 g (r), 2 A: kind 0 variance (rw, advanced here) / kind 1 row_var (B*R),
+ *   3 C: kind 1 col_var (B*C) / kind 0 unused, 4 D: kind 1 den (B) / kind 0 unused
+ * Scalars:    s[0] sign, s[1] w, s[2] 1 - w (in T), s[3] eps1^2, s[4] 1 - lr * wd
+ * Per tensor: [0] kind, [1] R, [2] C, [3] coef (pass 2)
+ * Flags:      bits 0-1 pass, bit2 w >= 0.5 (lerp's second form), bit3 weight decay
+ * Out:        out[0] sum p^2, out[1] sum u^2 of kind 0 (pass 0), out[2] sum u^2 of kind 1 (pass 1)
+ * Bytes per element moved (kernels only):
+ *   kind 0: pass 0 reads p g v, writes v; pass 2 reads p g v, writes p: 8·sizeof(T), 32 B in float32.
+ *   kind 1: pass 0 reads p; pass 1 reads g; pass 2 reads p g, writes p: 5·sizeof(T), 20 B in
+ *   float32 (+ the O(B*(R+C)) statistics); the NumPy statistics read g once more and
+ *   write/read a float64 g^2 temporary (see fastopt/adafactor.py).
+ */
+#ifndef FO_LANES8_SUM
+#define FO_LANES8_SUM(a) ((((a)[0] + (a)[1]) + ((a)[2] + (a)[3])) + (((a)[4] + (a)[5]) + ((a)[6] + (a)[7])))
+#endif
+
+/* u = (1 / sqrt(max(V, e))) * g, NaN in V propagated. */
+#define FO_AF_U(V, e, gs) (((T)1 / FO_T_SQRT(((V) < (e)) ? (e) : (V))) * (gs))
+
+/* pass 0: out[0] = sum p^2; kind 0 also updates v and sums u^2. */
+FO_INLINE void FO_FN(adafactor_vec_reduce)(const fo_hyper *h, char *const *ptr, const fo_span *sp, const int hi,
+                                            double *out)
+{
+    const int64_t n = sp->n;
+    const T *FO_RESTRICT p = (const T *)ptr[0];
+    const T *FO_RESTRICT g = (const T *)ptr[1];
+    T *FO_RESTRICT v = (T *)ptr[2] + sp->offset;
+    const T sign = (T)h->s[0], w = (T)h->s[1], omw = (T)h->s[2], e = (T)h->s[3];
+    double ap[8] = {0, 0, 0, 0, 0, 0, 0, 0}, au[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+    const int64_t nb = n - n % 8;
+    for (int64_t i = 0; i < nb; i += 8) {
+        for (int j = 0; j < 8; j++) {
+            const T gs = sign * g[i + j];
+            const T x = gs * gs, a = v[i + j];
+            const T vi = hi ? x - (x - a) * omw : a + w * (x - a);
+            v[i + j] = vi;
+            const T u = FO_AF_U(vi, e, gs);
+            const double dp = (double)p[i + j], du = (double)u;
+            ap[j] += dp * dp;
+            au[j] += du * du;
+        }
+    }
+    double sp2 = FO_LANES8_SUM(ap), su = FO_LANES8_SUM(au);
+    for (int64_t i = nb; i < n; i++) {
+        const T gs = sign * g[i];
+        const T x = gs * gs, a = v[i];
+        const T vi = hi ? x - (x - a) * omw : a + w * (x - a);
+        v[i] = vi;
+        const T u = FO_AF_U(vi, e, gs);
+        const double dp = (double)p[i], du = (double)u;
+        sp2 += dp * dp;
+        su += du * du;
+    }
+    out[0] = sp2;
+    out[1] = su;
+}
+
+FO_INLINE double FO_FN(adafactor_sum_sq)(const T *FO_RESTRICT p, const int64_t n)
+{
+    double a[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+    const int64_t nb = n - n % 8;
+    for (int64_t i = 0; i < nb; i += 8)
+        for (int j = 0; j < 8; j++) {
+            const double d = (double)p[i + j];
+            a[j] += d * d;
+        }
+    double s = FO_LANES8_SUM(a);
+    for (int64_t i = nb; i < n; i++) {
+        const double d = (double)p[i];
+        s += d * d;
+    }
+    return s;
+}
+
+/* Where element `e` of a (B, R, C) tensor lies: batch b, row r, column c. */
+typedef struct {
+    int64_t b, r, c;
+} FO_FN(adafactor_pos);
+
+FO_INLINE FO_FN(adafactor_pos) FO_FN(adafactor_locate)(int64_t e, const int64_t R, const int64_t C)
+{
+    FO_FN(adafactor_pos) q;
+    const int64_t row = e / C;
+    q.c = e - row * C;
+    q.b = row / R;
+    q.r = row - q.b * R;
+    return q;
+}
+
+/* Adds u^2 of in-span elements [a, a + len) (one row piece: row value rr, columns
+ * cp[0..len), grads gp[0..len)) to the lanes by in-span index (lane of element k is k % 8). */
+FO_INLINE void FO_FN(adafactor_row_u2)(double *FO_RESTRICT lane, const int64_t a, const int64_t len, const T rr,
+                                       const T *FO_RESTRICT cp, const T *FO_RESTRICT gp, const T den, const T e,
+                                       const T sign)
+{
+    double l[8];
+    for (int j = 0; j < 8; j++) l[j] = lane[j];
+    int64_t t0 = ((a + 7) & ~(int64_t)7) - a, t = 0;
+    if (t0 > len) t0 = len;
+    for (; t < t0; t++) {
+        const T V = (rr * cp[t]) / den;
+        const double du = (double)FO_AF_U(V, e, sign * gp[t]);
+        l[(a + t) & 7] += du * du;
+    }
+    const int64_t tb = t0 + (len - t0) / 8 * 8;
+    for (; t < tb; t += 8)
+        for (int j = 0; j < 8; j++) {
+            const T V = (rr * cp[t + j]) / den;
+            const double du = (double)FO_AF_U(V, e, sign * gp[t + j]);
+            l[j] += du * du;
+        }
+    for (; t < len; t++) {
+        const T V = (rr * cp[t]) / den;
+        const double du = (double)FO_AF_U(V, e, sign * gp[t]);
+        l[(a + t) & 7] += du * du;
+    }
+    for (int j = 0; j < 8; j++) lane[j] = l[j];
+}
+
+/* pass 1, kind 1: sum of u^2 over the span, walking it row by row. */
+FO_INLINE double FO_FN(adafactor_fac_reduce)(const fo_hyper *h, char *const *ptr, const fo_span *sp,
+                                             const int64_t R, const int64_t C)
+{
+    const int64_t n = sp->n;
+    const T *FO_RESTRICT g = (const T *)ptr[1];
+    const T *FO_RESTRICT rowv = (const T *)ptr[2];
+    const T *FO_RESTRICT colv = (const T *)ptr[3];
+    const T *FO_RESTRICT denv = (const T *)ptr[4];
+    const T sign = (T)h->s[0], e = (T)h->s[3];
+    double lane[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+    const int64_t nb = n - n % 8;
+    FO_FN(adafactor_pos) q = FO_FN(adafactor_locate)(sp->offset, R, C);
+    for (int64_t k = 0; k < nb;) {
+        int64_t len = C - q.c;
+        if (len > nb - k) len = nb - k;
+        FO_FN(adafactor_row_u2)(lane, k, len, rowv[q.b * R + q.r], colv + q.b * C + q.c, g + k, denv[q.b], e,
+                                sign);
+        k += len;
+        q.c += len;
+        if (q.c == C) {
+            q.c = 0;
+            if (++q.r == R) {
+                q.r = 0;
+                q.b++;
+            }
+        }
+    }
+    double s = FO_LANES8_SUM(lane);
+    for (int64_t k = nb; k < n; k++) {
+        const FO_FN(adafactor_pos) t = FO_FN(adafactor_locate)(sp->offset + k, R, C);
+        const T V = (rowv[t.b * R + t.r] * colv[t.b * C + t.c]) / denv[t.b];
+        const double du = (double)FO_AF_U(V, e, sign * g[k]);
+        s += du * du;
+    }
+    return s;
+}
+
+/* pass 2, kind 0 */
+FO_INLINE void FO_FN(adafactor_vec_apply)(const fo_hyper *h, char *const *ptr, const fo_span *sp, const int wdf,
+                                          const T coef)
+{
+    const int64_t n = sp->n;
+    T *FO_RESTRICT p = (T *)ptr[0];
+    const T *FO_RESTRICT g = (const T *)ptr[1];
+    const T *FO_RESTRICT v = (const T *)ptr[2] + sp->offset;
+    const T sign = (T)h->s[0], e = (T)h->s[3], dec = (T)h->s[4];
+    for (int64_t i = 0; i < n; i++) {
+        T pi = p[i];
+        if (wdf) pi = pi * dec;
+        const T u = FO_AF_U(v[i], e, sign * g[i]);
+        p[i] = pi + u * coef;
+    }
+}
+
+/* pass 2, kind 1: one row piece at a time. */
+FO_INLINE void FO_FN(adafactor_fac_apply)(const fo_hyper *h, char *const *ptr, const fo_span *sp, const int wdf,
+                                          const T coef, const int64_t R, const int64_t C)
+{
+    const int64_t n = sp->n;
+    T *FO_RESTRICT p = (T *)ptr[0];
+    const T *FO_RESTRICT g = (const T *)ptr[1];
+    const T *FO_RESTRICT rowv = (const T *)ptr[2];
+    const T *FO_RESTRICT colv = (const T *)ptr[3];
+    const T *FO_RESTRICT denv = (const T *)ptr[4];
+    const T sign = (T)h->s[0], e = (T)h->s[3], dec = (T)h->s[4];
+    FO_FN(adafactor_pos) q = FO_FN(adafactor_locate)(sp->offset, R, C);
+    for (int64_t k = 0; k < n;) {
+        int64_t len = C - q.c;
+        if (len > n - k) len = n - k;
+        const T rr = rowv[q.b * R + q.r], den = denv[q.b];
+        const T *FO_RESTRICT cp = colv + q.b * C + q.c;
+        T *FO_RESTRICT pp = p + k;
+        const T *FO_RESTRICT gp = g + k;
+        for (int64_t i = 0; i < len; i++) {
+            T pi = pp[i];
+            if (wdf) pi = pi * dec;
+            const T V = (rr * cp[i]) / den;
+            const T u = FO_AF_U(V, e, sign * gp[i]);
+            pp[i] = pi + u * coef;
+        }
+        k += len;
+        q.c += len;
+        if (q.c == C) {
+            q.c = 0;
+            if (++q.r == R) {
+                q.r = 0;
+                q.b++;
+            }
+        }
+    }
+}
+
+void FO_FN(fo_k_adafactor)(const fo_hyper *h, char *const *ptr, const fo_span *sp, double *out)
+{
+    const double *pt = h->per_tensor + sp->tensor * h->per_tensor_width;
+    const int fac = pt[0] != 0.0;
+    const int64_t R = (int64_t)pt[1], C = (int64_t)pt[2];
+    switch (h->flags & 15) {
+    case 0:
+    case 8:
+        if (fac) {
+            out[0] = FO_FN(adafactor_sum_sq)((const T *)ptr[0], sp->n);
+            out[1] = 0.0;
+        } else {
+            FO_FN(adafactor_vec_reduce)(h, ptr, sp, 0, out);
+        }
+        break;
+    case 4:
+    case 12:
+        if (fac) {
+            out[0] = FO_FN(adafactor_sum_sq)((const T *)ptr[0], sp->n);
+            out[1] = 0.0;
+        } else {
+            FO_FN(adafactor_vec_reduce)(h, ptr, sp, 1, out);
+        }
+        break;
+    case 1:
+    case 5:
+    case 9:
+    case 13: out[2] = fac ? FO_FN(adafactor_fac_reduce)(h, ptr, sp, R, C) : 0.0; break;
+    case 2:
+    case 6:
+        if (fac) FO_FN(adafactor_fac_apply)(h, ptr, sp, 0, (T)pt[3], R, C);
+        else FO_FN(adafactor_vec_apply)(h, ptr, sp, 0, (T)pt[3]);
+        break;
+    case 10:
+    case 14:
+        if (fac) FO_FN(adafactor_fac_apply)(h, ptr, sp, 1, (T)pt[3], R, C);
+        else FO_FN(adafactor_vec_apply)(h, ptr, sp, 1, (T)pt[3]);
+        break;
+    default: break;
+    }
+}
+
+#undef FO_AF_U
