@@ -277,7 +277,7 @@ def test_every_isa_bitwise_equal_to_scalar(case, dtype):
         with fastopt.use_cpu(isa):
             assert fastopt.get_cpu() == isa
             results[isa] = (params, run(case, params, steps))
-    assert "scalar" in results and len(results) >= 2
+    assert "scalar" in results and len(results) == len(fastopt.available_cpus())
     for isa, (params, opt) in results.items():
         assert_runs_equal(case, *results["scalar"], params, opt)
 
@@ -316,7 +316,7 @@ def test_fastopt_cpu_caps_the_isa(cap):
                 FASTOPT_CPU=cap)
     assert r.returncode == 0, r.stderr
     order = ["scalar", "baseline", "avx2", "avx512"]
-    best = fastopt.available_cpus()[-1]
+    best = fastopt._engine.isa_best()  # what the CPU offers, whatever this process's own cap
     want = order[min(order.index(cap.strip().lower()), order.index(best))]
     assert r.stdout.split() == [want, want]
 
