@@ -51,8 +51,8 @@ def test_float32_close_to_float64_reference(case, rng):
 
 
 #: Rules whose update depends on the tensor, not only on the element: per-tensor
-#: norms (trust ratios) or noise keyed on the tensor index.
-PER_TENSOR = {"lamb", "lars", "noisy_sgd"}
+#: norms (trust ratios, RMS clipping) or noise keyed on the tensor index.
+PER_TENSOR = {"lamb", "lars", "noisy_sgd", "adafactor"}
 
 
 @pytest.mark.parametrize("case", ONE_PER_RULE, ids=lambda c: c.id)
