@@ -27,11 +27,6 @@
 
 static int64_t serial_threshold = 131072;
 
-/* Prefetch the next span when this one moves at most this many bytes per
- * stream, up to FO_PREFETCH_BYTES of each of its streams. */
-#define FO_PREFETCH_SPAN_BYTES 8192
-#define FO_PREFETCH_BYTES 2048
-
 int64_t fo_serial_threshold(void) { return serial_threshold; }
 void fo_set_serial_threshold(int64_t n) { serial_threshold = n < 0 ? 0 : n; }
 
@@ -95,20 +90,6 @@ static inline void run_chunk(const fo_plan *plan, int64_t c, fo_kernel_fn fn, co
         for (int k = 0; k < n_slots; k++) {
             char *b = base[(int64_t)k * nt + sp->tensor];
             ptr[k] = (b && !((fixed_mask >> k) & 1u)) ? b + byte_off : b;
-        }
-        /* Short spans (small tensors) are too short for the hardware
-         * prefetchers to ramp up on each of their streams: ask for the start
-         * of the next span's streams while this one runs. */
-        if (s + 1 < last && sp->n * elsize <= FO_PREFETCH_SPAN_BYTES) {
-            const fo_span *nx = &plan->spans[s + 1];
-            const int64_t nbytes = nx->n * (int64_t)elsize;
-            const int64_t reach = nbytes < FO_PREFETCH_BYTES ? nbytes : FO_PREFETCH_BYTES;
-            for (int k = 0; k < n_slots; k++) {
-                const char *b = base[(int64_t)k * nt + nx->tensor];
-                if (!b || ((fixed_mask >> k) & 1u)) continue;
-                b += nx->offset * (int64_t)elsize;
-                for (int64_t o = 0; o < reach; o += 64) __builtin_prefetch(b + o, 0, 3);
-            }
         }
         fn(h, ptr, sp, out ? out + s * FO_OUT_WIDTH : NULL);
     }
