@@ -47,6 +47,17 @@ def unit_interval(name, value, group_index=None, closed_right=False):
     return value
 
 
+def unit_interval_closed(name, value, group_index=None):
+    """0 <= value <= 1."""
+    return unit_interval(name, value, group_index, closed_right=True)
+
+
+def nesterov(group, group_index=None):
+    """SGD-style Nesterov momentum needs momentum > 0 and dampening = 0."""
+    if group["nesterov"] and (float(group["momentum"]) <= 0 or float(group["dampening"]) != 0):
+        raise ValueError(f"nesterov: Nesterov momentum requires momentum > 0 and dampening = 0{_where(group_index)}")
+
+
 def betas(name, value, group_index=None, n=2):
     try:
         items = tuple(value)

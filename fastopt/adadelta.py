@@ -55,12 +55,8 @@ class Adadelta(Optimizer):
         defaults = dict(lr=lr, rho=rho, eps=eps, weight_decay=weight_decay, maximize=maximize)
         super().__init__(params, defaults, n_threads=n_threads, flush_denormals=flush_denormals)
 
-    def _check_group(self, group, index):
-        V.nonneg("lr", group["lr"], index)
-        V.unit_interval("rho", group["rho"], index, closed_right=True)
-        V.positive("eps", group["eps"], index)
-        V.nonneg("weight_decay", group["weight_decay"], index)
-        V.boolean("maximize", group["maximize"], index)
+    _checks = (("lr", V.nonneg), ("rho", V.unit_interval_closed), ("eps", V.positive),
+                ("weight_decay", V.nonneg), ("maximize", V.boolean))
 
     def _buffer_names(self, group):
         return ("square_avg", "acc_delta")

@@ -63,13 +63,8 @@ class Adagrad(Optimizer):
         self._new_state_group = None
         super().__init__(params, defaults, n_threads=n_threads, flush_denormals=flush_denormals)
 
-    def _check_group(self, group, index):
-        V.nonneg("lr", group["lr"], index)
-        V.nonneg("lr_decay", group["lr_decay"], index)
-        V.nonneg("weight_decay", group["weight_decay"], index)
-        V.nonneg("initial_accumulator_value", group["initial_accumulator_value"], index)
-        V.positive("eps", group["eps"], index)
-        V.boolean("maximize", group["maximize"], index)
+    _checks = (("lr", V.nonneg), ("lr_decay", V.nonneg), ("weight_decay", V.nonneg),
+                ("initial_accumulator_value", V.nonneg), ("eps", V.positive), ("maximize", V.boolean))
 
     def _buffer_names(self, group):
         return ("sum",)

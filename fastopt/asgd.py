@@ -86,13 +86,8 @@ class ASGD(Optimizer):
         self._eta_src = {}
         super().__init__(params, defaults, n_threads=n_threads, flush_denormals=flush_denormals)
 
-    def _check_group(self, group, index):
-        V.nonneg("lr", group["lr"], index)
-        V.number("lambd", group["lambd"], index)
-        V.number("alpha", group["alpha"], index)
-        V.number("t0", group["t0"], index)
-        V.nonneg("weight_decay", group["weight_decay"], index)
-        V.boolean("maximize", group["maximize"], index)
+    _checks = (("lr", V.nonneg), ("lambd", V.number), ("alpha", V.number), ("t0", V.number),
+                ("weight_decay", V.nonneg), ("maximize", V.boolean))
 
     def _buffer_names(self, group):
         return ("ax",)

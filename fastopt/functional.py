@@ -63,7 +63,7 @@ def _run(rule_cls, group, params, grads, buffers, bufnames, steps, n_threads, fl
         raise ValueError(f"step: expected an int or {n} counts, got {len(steps)}")
     if any(s < 1 for s in steps):
         raise ValueError("step: step numbers are 1-based and must be >= 1")
-    rule_cls._check_group(None, group, None)
+    rule_cls._check_group(rule_cls, group, None)  # class as self: checks are class data
     ws = _engine.WritableSet(written, owners)
     rule_id = _engine.RULES[rule_cls.rule]
     nt = _threads.resolve(_threads.check_n_threads(n_threads))
@@ -212,7 +212,7 @@ def nadam_(params, grads, exp_avgs, exp_avg_sqs, mu_products, *, step, lr=2e-3, 
     in place in its own dtype; the other buffers start at zero."""
     group = dict(lr=lr, betas=(beta1, beta2), eps=eps, weight_decay=weight_decay, momentum_decay=momentum_decay,
                  decoupled_weight_decay=decoupled_weight_decay, maximize=maximize)
-    NAdam._check_group(None, group, None)
+    NAdam._check_group(NAdam, group, None)
     params, grads = list(params), list(grads)
     n = len(params)
     if not (isinstance(mu_products, np.ndarray) and mu_products.ndim == 1 and mu_products.size == n

@@ -15,7 +15,7 @@ per param group and dtype.
 import itertools
 import operator
 from collections import OrderedDict
-from collections.abc import Mapping, MutableMapping
+from collections.abc import Mapping
 
 import numpy as np
 
@@ -190,9 +190,15 @@ class Optimizer:
             self.add_param_group(g)
 
     # ------------------------------------------------------------ subclass API
+    #: (key, check) pairs: ``check(key, group[key], index)`` from
+    #: fastopt._validation, run by the default :meth:`_check_group`.
+    _checks = ()
+
     def _check_group(self, group, index):
-        """Validate the group's hyperparameters; raise naming the key."""
-        raise NotImplementedError
+        """Validate the group's hyperparameters; raise naming the key. The
+        default runs :attr:`_checks`; rules with cross-field rules extend it."""
+        for key, check in self._checks:
+            check(key, group[key], index)
 
     def _buffer_names(self, group):
         """State buffer names in kernel slot order (after param and grad)."""

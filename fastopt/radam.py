@@ -78,13 +78,8 @@ class RAdam(Optimizer):
                         decoupled_weight_decay=decoupled_weight_decay, maximize=maximize)
         super().__init__(params, defaults, n_threads=n_threads, flush_denormals=flush_denormals)
 
-    def _check_group(self, group, index):
-        V.nonneg("lr", group["lr"], index)
-        V.betas("betas", group["betas"], index)
-        V.positive("eps", group["eps"], index)
-        V.nonneg("weight_decay", group["weight_decay"], index)
-        V.boolean("decoupled_weight_decay", group["decoupled_weight_decay"], index)
-        V.boolean("maximize", group["maximize"], index)
+    _checks = (("lr", V.nonneg), ("betas", V.betas), ("eps", V.positive), ("weight_decay", V.nonneg),
+                ("decoupled_weight_decay", V.boolean), ("maximize", V.boolean))
 
     def _buffer_names(self, group):
         return ("exp_avg", "exp_avg_sq")

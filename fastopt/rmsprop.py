@@ -70,14 +70,8 @@ class RMSprop(Optimizer):
                         centered=centered, maximize=maximize)
         super().__init__(params, defaults, n_threads=n_threads, flush_denormals=flush_denormals)
 
-    def _check_group(self, group, index):
-        V.nonneg("lr", group["lr"], index)
-        V.nonneg("alpha", group["alpha"], index)
-        V.positive("eps", group["eps"], index)
-        V.nonneg("weight_decay", group["weight_decay"], index)
-        V.nonneg("momentum", group["momentum"], index)
-        V.boolean("centered", group["centered"], index)
-        V.boolean("maximize", group["maximize"], index)
+    _checks = (("lr", V.nonneg), ("alpha", V.nonneg), ("eps", V.positive), ("weight_decay", V.nonneg),
+                ("momentum", V.nonneg), ("centered", V.boolean), ("maximize", V.boolean))
 
     def _buffer_names(self, group):
         return ("square_avg", "momentum_buffer" if group["momentum"] > 0 else None,

@@ -60,15 +60,12 @@ class SGD(Optimizer):
                         nesterov=nesterov, maximize=maximize)
         super().__init__(params, defaults, n_threads=n_threads, flush_denormals=flush_denormals)
 
+    _checks = (("lr", V.nonneg), ("momentum", V.nonneg), ("dampening", V.number), ("weight_decay", V.nonneg),
+               ("nesterov", V.boolean), ("maximize", V.boolean))
+
     def _check_group(self, group, index):
-        V.nonneg("lr", group["lr"], index)
-        mom = V.nonneg("momentum", group["momentum"], index)
-        damp = V.number("dampening", group["dampening"], index)
-        V.nonneg("weight_decay", group["weight_decay"], index)
-        nesterov = V.boolean("nesterov", group["nesterov"], index)
-        V.boolean("maximize", group["maximize"], index)
-        if nesterov and (mom <= 0 or damp != 0):
-            raise ValueError(f"nesterov: Nesterov momentum requires momentum > 0 and dampening = 0 (param group {index})")
+        Optimizer._check_group(self, group, index)  # explicit: the functional API passes the class
+        V.nesterov(group, index)
 
     def _buffer_names(self, group):
         return ("momentum_buffer",) if group["momentum"] != 0 else (None,)

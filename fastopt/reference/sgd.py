@@ -1,5 +1,4 @@
 """SGD reference: torch.optim.SGD (_single_tensor_sgd) op order."""
-import numpy as np
 
 from .base import ReferenceOptimizer
 
