@@ -11,6 +11,7 @@
  *     libgomp pool is created in processes that only take small steps).
  * The spans are fixed by the plan, so results are independent of threads.
  */
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -95,14 +96,61 @@ static inline void run_chunk(const fo_plan *plan, int64_t c, fo_kernel_fn fn, co
     }
 }
 
-void fo_run(const fo_plan *plan, fo_kernel_fn fn, const fo_hyper *h, char *const *base, int n_slots,
-            int elsize, unsigned int fixed_mask, int n_threads, double *out, int ftz)
+/* The same with a pipe around each span (see fastopt.h). `scratch` is this
+ * thread's two FO_BLOCK-element spans: transformed grads, then old params. */
+static void run_chunk_pipe(const fo_plan *plan, int64_t c, fo_kernel_fn fn, const fo_hyper *h,
+                           char *const *base, int n_slots, int elsize, unsigned int fixed_mask, double *out,
+                           const fo_pipe *pipe, char *scratch)
+{
+    char *ptr[FO_MAX_SLOTS];
+    char *pp[FO_MAX_SLOTS] = {0};
+    const int64_t nt = plan->n_tensors;
+    const int64_t last = plan->chunk_first[c + 1];
+    const int64_t fl = pipe->h.flags;
+    const int gs = pipe->grad_slot;
+    pp[2] = scratch;
+    pp[3] = scratch + (int64_t)FO_BLOCK * elsize;
+    for (int64_t s = plan->chunk_first[c]; s < last; s++) {
+        const fo_span *sp = &plan->spans[s];
+        const int64_t byte_off = sp->offset * (int64_t)elsize;
+        for (int k = 0; k < n_slots; k++) {
+            char *b = base[(int64_t)k * nt + sp->tensor];
+            ptr[k] = (b && !((fixed_mask >> k) & 1u)) ? b + byte_off : b;
+        }
+        double *st = pipe->stats ? pipe->stats + s * FO_OUT_WIDTH : NULL;
+        pp[0] = ptr[0];
+        pp[1] = ptr[gs];
+        pipe->pre(&pipe->h, pp, sp, st);
+        if ((fl & FO_PIPE_TRANSFORM) && ptr[gs]) ptr[gs] = pp[2];
+        fn(h, ptr, sp, out ? out + s * FO_OUT_WIDTH : NULL);
+        if (fl & (FO_PIPE_STATS | FO_PIPE_AVERAGE)) {
+            char *a = pipe->avg_base ? pipe->avg_base[sp->tensor] : NULL;
+            pp[1] = ptr[gs];
+            pp[4] = a ? a + byte_off : NULL;
+            pipe->post(&pipe->h, pp, sp, st);
+        }
+    }
+}
+
+int fo_run(const fo_plan *plan, fo_kernel_fn fn, const fo_hyper *h, char *const *base, int n_slots,
+           int elsize, unsigned int fixed_mask, int n_threads, double *out, int ftz, const fo_pipe *pipe)
 {
     const int64_t n_chunks = plan->n_chunks;
-    if (n_chunks == 0) return;
+    if (n_chunks == 0) return 0;
     int nt = FO_HAVE_OPENMP ? n_threads : 1;
     if (plan->total < serial_threshold) nt = 1;
     if (nt > n_chunks) nt = (int)n_chunks;
+    if (nt < 1) nt = 1;
+
+    /* Pipe scratch: two spans per thread, on 64-byte lines, allocated before
+     * anything is written so a failure leaves every array as it was. */
+    char *scratch = NULL, *scratch_mem = NULL;
+    const size_t per_thread = (size_t)2 * FO_BLOCK * (size_t)elsize;
+    if (pipe) {
+        scratch_mem = (char *)malloc(per_thread * (size_t)nt + 64);
+        if (scratch_mem == NULL) return -1;
+        scratch = scratch_mem + ((64 - ((uintptr_t)scratch_mem & 63)) & 63);
+    }
 
 #if FO_HAVE_MXCSR
     const unsigned int csr_caller = _mm_getcsr();
@@ -111,11 +159,17 @@ void fo_run(const fo_plan *plan, fo_kernel_fn fn, const fo_hyper *h, char *const
 #if FO_HAVE_MXCSR
         if (ftz) _mm_setcsr(csr_caller | FO_MXCSR_FTZ_DAZ);
 #endif
-        for (int64_t c = 0; c < n_chunks; c++) run_chunk(plan, c, fn, h, base, n_slots, elsize, fixed_mask, out);
+        if (pipe) {
+            for (int64_t c = 0; c < n_chunks; c++)
+                run_chunk_pipe(plan, c, fn, h, base, n_slots, elsize, fixed_mask, out, pipe, scratch);
+        } else {
+            for (int64_t c = 0; c < n_chunks; c++) run_chunk(plan, c, fn, h, base, n_slots, elsize, fixed_mask, out);
+        }
 #if FO_HAVE_MXCSR
         if (ftz) _mm_setcsr(csr_caller);
 #endif
-        return;
+        free(scratch_mem);
+        return 0;
     }
 #if FO_HAVE_OPENMP
 #pragma omp parallel num_threads(nt)
@@ -124,11 +178,20 @@ void fo_run(const fo_plan *plan, fo_kernel_fn fn, const fo_hyper *h, char *const
         const unsigned int csr = _mm_getcsr();
         if (ftz) _mm_setcsr(csr | FO_MXCSR_FTZ_DAZ);
 #endif
+        if (pipe) {
+            char *mine = scratch + per_thread * (size_t)omp_get_thread_num();
 #pragma omp for schedule(dynamic, 1)
-        for (int64_t c = 0; c < n_chunks; c++) run_chunk(plan, c, fn, h, base, n_slots, elsize, fixed_mask, out);
+            for (int64_t c = 0; c < n_chunks; c++)
+                run_chunk_pipe(plan, c, fn, h, base, n_slots, elsize, fixed_mask, out, pipe, mine);
+        } else {
+#pragma omp for schedule(dynamic, 1)
+            for (int64_t c = 0; c < n_chunks; c++) run_chunk(plan, c, fn, h, base, n_slots, elsize, fixed_mask, out);
+        }
 #if FO_HAVE_MXCSR
         if (ftz) _mm_setcsr(csr);
 #endif
     }
 #endif
+    free(scratch_mem);
+    return 0;
 }

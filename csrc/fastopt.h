@@ -87,6 +87,38 @@ typedef struct {
 int fo_plan_init(fo_plan *plan, const int64_t *sizes, int64_t n_tensors, int64_t block);
 void fo_plan_free(fo_plan *plan);
 
+/* ---- the per-span pipeline ---------------------------------------------
+ * Gradient transforms and parameter observers that ride inside a rule's pass
+ * (fastopt's clip_* options, update telemetry, a fused parameter EMA). For
+ * each span the driver calls
+ *   pre  (kernel of rule `pipe_pre`):  g' = transform(g) into a per-thread
+ *        scratch span; with FO_PIPE_STATS also old p into a second scratch
+ *        span and the sums of g'^2 and p^2;
+ *   fn   (the rule) with its grad slot pointing at g' when transformed;
+ *   post (kernel of rule `pipe_post`): with FO_PIPE_STATS the sum of
+ *        (p_new - p_old)^2; with FO_PIPE_EMA the average update
+ *        a = a + w (p_new - a)   (or a = a + (p_new - a) / d, FO_PIPE_EMA_DIV).
+ * The scratch spans stay in cache, so a pipe adds no memory traffic except the
+ * average's own buffer. See kernels/pipeline.h for the scalars and flags.   */
+enum {
+    FO_PIPE_CLIP = 1,       /* g = min(max(g, lo), hi)                      */
+    FO_PIPE_SCALE = 2,      /* g = g * (T)scale[tensor]  (after CLIP)       */
+    FO_PIPE_STATS = 4,      /* per span: out[0] dw^2, out[1] p^2, out[2] g^2 */
+    FO_PIPE_EMA = 8,        /* a = a + w (p - a)                            */
+    FO_PIPE_EMA_HI = 16,    /* lerp's w >= 0.5 form: a = p - (p - a)(1 - w)  */
+    FO_PIPE_EMA_DIV = 32    /* a = a + (p - a) / d  (equal averaging)       */
+};
+#define FO_PIPE_TRANSFORM (FO_PIPE_CLIP | FO_PIPE_SCALE)
+#define FO_PIPE_AVERAGE (FO_PIPE_EMA | FO_PIPE_EMA_DIV)
+
+typedef struct {
+    fo_kernel_fn pre, post; /* rules pipe_pre / pipe_post for the plan's dtype and ISA */
+    fo_hyper h;             /* their scalars, FO_PIPE_* flags, per-tensor grad scales   */
+    int grad_slot;          /* the slot of the grads the rule reads                     */
+    char *const *avg_base;  /* n_tensors pointers of the averages (FO_PIPE_AVERAGE)     */
+    double *stats;          /* n_spans * FO_OUT_WIDTH doubles (FO_PIPE_STATS), or NULL  */
+} fo_pipe;
+
 /* Run `fn` over every span of `plan`.
  *   base:      n_slots * n_tensors pointers, slot-major (base[k * n_tensors + t]);
  *              NULL entries stay NULL.
@@ -99,9 +131,12 @@ void fo_plan_free(fo_plan *plan);
  *   out:       n_spans * FO_OUT_WIDTH doubles for reducing kernels, else NULL.
  *   ftz:       1 sets flush-to-zero/denormals-are-zero on each worker thread for
  *              the duration of the call and restores the previous mode.
- * Results never depend on n_threads: spans are fixed by the plan.           */
-void fo_run(const fo_plan *plan, fo_kernel_fn fn, const fo_hyper *h, char *const *base, int n_slots,
-            int elsize, unsigned int fixed_mask, int n_threads, double *out, int ftz);
+ * Results never depend on n_threads: spans are fixed by the plan.
+ *   pipe:      NULL, or transforms/observers run around `fn` on each span.
+ * Returns 0, or -1 when the pipe's scratch memory cannot be allocated (then
+ * nothing was written). */
+int fo_run(const fo_plan *plan, fo_kernel_fn fn, const fo_hyper *h, char *const *base, int n_slots,
+           int elsize, unsigned int fixed_mask, int n_threads, double *out, int ftz, const fo_pipe *pipe);
 
 /* Workloads with fewer elements than this run on the calling thread. */
 int64_t fo_serial_threshold(void);

@@ -18,6 +18,10 @@ ARGS = {
     "flush_denormals": """flush_denormals: flush subnormal numbers to zero inside the
             step (set and restored per worker thread). Faster when state decays
             toward zero, but results then differ from torch (default: False)""",
+    "tools": """**tools: the training tools fused into the step, each also a writable
+            attribute: ``clip_value``, ``clip_norm``, ``clip_global_norm``
+            (None: off), ``skip_nonfinite``, ``track_update_ratio`` (False:
+            off); see :class:`fastopt.Optimizer` and docs/tools.md""",
 }
 
 STEP_NOTE = """Call ``opt.step(grads)`` with grads as a list in param order or a dict keyed

@@ -51,8 +51,24 @@ cdef extern from "fastopt.h" nogil:
         int64_t *chunk_first
     int fo_plan_init(fo_plan *plan, const int64_t *sizes, int64_t n_tensors, int64_t block)
     void fo_plan_free(fo_plan *plan)
-    void fo_run(const fo_plan *plan, fo_kernel_fn fn, const fo_hyper *h, char *const *base, int n_slots,
-                int elsize, unsigned int fixed_mask, int n_threads, double *out, int ftz)
+    enum:
+        FO_PIPE_CLIP
+        FO_PIPE_SCALE
+        FO_PIPE_STATS
+        FO_PIPE_EMA
+        FO_PIPE_EMA_HI
+        FO_PIPE_EMA_DIV
+        FO_PIPE_TRANSFORM
+        FO_PIPE_AVERAGE
+    ctypedef struct fo_pipe:
+        fo_kernel_fn pre
+        fo_kernel_fn post
+        fo_hyper h
+        int grad_slot
+        char *const *avg_base
+        double *stats
+    int fo_run(const fo_plan *plan, fo_kernel_fn fn, const fo_hyper *h, char *const *base, int n_slots,
+               int elsize, unsigned int fixed_mask, int n_threads, double *out, int ftz, const fo_pipe *pipe)
     int64_t fo_serial_threshold()
     void fo_set_serial_threshold(int64_t n)
     fo_kernel_fn fo_kernel(int rule, int dtype, int isa)
@@ -90,6 +106,14 @@ ISA_NAMES = tuple(fo_isa_name(i).decode() for i in range(FO_N_ISAS))
 
 #: Marks a slot of a Plan that is bound anew every step (grads, ...).
 INPUT = "input"
+
+#: Flag bits of :meth:`Plan.set_pipe` (fo_pipe in csrc/fastopt.h).
+PIPE_CLIP = FO_PIPE_CLIP
+PIPE_SCALE = FO_PIPE_SCALE
+PIPE_STATS = FO_PIPE_STATS
+PIPE_EMA = FO_PIPE_EMA
+PIPE_EMA_HI = FO_PIPE_EMA_HI
+PIPE_EMA_DIV = FO_PIPE_EMA_DIV
 
 
 class Fixed(list):
@@ -296,10 +320,16 @@ cdef class Plan:
     cdef bint is_input[FO_MAX_SLOTS]
     cdef bint is_bound[FO_MAX_SLOTS]
     cdef unsigned int fixed_mask
+    cdef fo_pipe pipe          # set_pipe(): transforms/observers around every run
+    cdef bint has_pipe
+    cdef char **avg_base
+    cdef list pipe_keep        # arrays the pipe points into
 
     def __cinit__(self, list slots, list labels):
         memset(&self.plan, 0, sizeof(fo_plan))
+        memset(&self.pipe, 0, sizeof(fo_pipe))
         self.base = NULL
+        self.avg_base = NULL
 
     def __init__(self, list slots, list labels):
         if not 1 <= len(slots) <= FO_MAX_SLOTS:
@@ -357,6 +387,7 @@ cdef class Plan:
     def __dealloc__(self):
         fo_plan_free(&self.plan)
         free(self.base)
+        free(self.avg_base)
 
     @property
     def n_tensors(self):
@@ -453,8 +484,91 @@ cdef class Plan:
         self.is_bound[slot] = True
         return missing
 
+    def set_pipe(self, int64_t flags, double lo=0.0, double hi=0.0, double w=0.0, scale=None,
+                 averages=None, stats=None):
+        """Run transforms/observers around the kernel of every following
+        :meth:`run` (until :meth:`clear_pipe`); see fo_pipe in csrc/fastopt.h.
+
+        Args:
+            flags: PIPE_* bits.
+            lo, hi: clamp bounds of the grads (PIPE_CLIP).
+            w: the average's weight, or its divisor with PIPE_EMA_DIV.
+            scale: C-contiguous float64 (n_tensors,) grad factors (PIPE_SCALE).
+            averages: n_tensors arrays of the params' shapes and dtype
+                (PIPE_EMA / PIPE_EMA_DIV), updated in place.
+            stats: writeable C-contiguous float64 (n_spans * OUT_WIDTH,) array,
+                per span [sum dw^2, sum p^2, sum g^2, 0] (PIPE_STATS).
+        """
+        self.clear_pipe()
+        cdef fo_pipe pc
+        memset(&pc, 0, sizeof(fo_pipe))
+        cdef cnp.ndarray a, p
+        cdef Py_ssize_t t
+        keep = []
+        pc.pre = fo_kernel(RULES["pipe_pre"], self.dtype, _isa)
+        pc.post = fo_kernel(RULES["pipe_post"], self.dtype, _isa)
+        pc.grad_slot = 1
+        pc.h.flags = flags
+        pc.h.s[0] = lo
+        pc.h.s[1] = hi
+        pc.h.s[2] = w
+        if flags & FO_PIPE_SCALE:
+            a = scale
+            if (cnp.PyArray_TYPE(a) != cnp.NPY_FLOAT64 or not cnp.PyArray_IS_C_CONTIGUOUS(a)
+                    or cnp.PyArray_SIZE(a) != self.n):
+                raise ValueError("scale must be a C-contiguous float64 array of n_tensors")
+            pc.h.per_tensor = <const double *>cnp.PyArray_DATA(a)
+            pc.h.per_tensor_width = 1
+            keep.append(a)
+        if flags & FO_PIPE_STATS:
+            a = stats
+            if (cnp.PyArray_TYPE(a) != cnp.NPY_FLOAT64 or not cnp.PyArray_IS_C_CONTIGUOUS(a)
+                    or cnp.PyArray_SIZE(a) != self.plan.n_spans * FO_OUT_WIDTH or not cnp.PyArray_ISWRITEABLE(a)):
+                raise ValueError("stats must be a writeable C-contiguous float64 array of n_spans*OUT_WIDTH")
+            a.fill(0.0)
+            pc.stats = <double *>cnp.PyArray_DATA(a)
+            keep.append(a)
+        if flags & FO_PIPE_AVERAGE:
+            if averages is None or len(averages) != self.n:
+                raise ValueError(f"averages: expected {self.n} arrays")
+            self.avg_base = <char **>malloc(sizeof(char *) * (self.n + 1))
+            if self.avg_base == NULL:
+                raise MemoryError()
+            for t in range(self.n):
+                a = averages[t]
+                p = self.params[t]
+                if (_dtype_code(a) != self.dtype or not cnp.PyArray_IS_C_CONTIGUOUS(a)
+                        or not cnp.PyArray_ISWRITEABLE(a) or not _same_shape(a, p)):
+                    free(self.avg_base)
+                    self.avg_base = NULL
+                    raise ValueError(f"{self.labels[t]}: average buffer does not match the param")
+                self.avg_base[t] = <char *>cnp.PyArray_DATA(a)
+            pc.avg_base = self.avg_base
+            keep.append(list(averages))
+        if pc.pre == NULL or pc.post == NULL:
+            raise ValueError(f"no pipe kernels at ISA {ISA_NAMES[_isa]}")
+        self.pipe = pc
+        self.pipe_keep = keep
+        self.has_pipe = flags != 0
+
+    def clear_pipe(self):
+        """Stop running the pipe set by :meth:`set_pipe`."""
+        self.has_pipe = False
+        memset(&self.pipe, 0, sizeof(fo_pipe))
+        free(self.avg_base)
+        self.avg_base = NULL
+        self.pipe_keep = None
+
+    def release_inputs(self):
+        """Unbind the input slots (a step that stops after binding them)."""
+        cdef int k
+        for k in range(self.n_slots):
+            if self.is_input[k]:
+                self.bound[k] = None
+                self.is_bound[k] = False
+
     def run(self, int rule, scalars, int64_t flags, int n_threads, bint ftz=False,
-            per_tensor=None, out=None, bint keep_inputs=False):
+            per_tensor=None, out=None, bint keep_inputs=False, bint observe=True):
         """Apply `rule` to every tensor in one C call with the GIL released.
 
         Args:
@@ -471,6 +585,9 @@ cdef class Plan:
             keep_inputs: keep the input slots bound after the call (for rules
                 that make several passes over the same grads); by default they
                 are released so the step's grads are not kept alive.
+            observe: apply the pipe's observers (telemetry, averages) in this
+                call; multi-pass rules pass False on every pass that does not
+                write the params. Grad transforms apply to every call.
         """
         cdef fo_hyper h
         cdef Py_ssize_t k, ns = len(scalars)
@@ -501,13 +618,24 @@ cdef class Plan:
                     or cnp.PyArray_SIZE(ob) != self.plan.n_spans * FO_OUT_WIDTH or not cnp.PyArray_ISWRITEABLE(ob)):
                 raise ValueError("out must be a writeable C-contiguous float64 array of n_spans*OUT_WIDTH")
             outp = <double *>cnp.PyArray_DATA(ob)
+        cdef fo_pipe pc
+        cdef const fo_pipe *pipe = NULL
+        if self.has_pipe:
+            pc = self.pipe
+            if not observe:
+                pc.h.flags &= FO_PIPE_TRANSFORM
+            if pc.h.flags:
+                pipe = &pc
         if self.busy:
             raise RuntimeError("this plan is already running in another thread")
         self.busy = True
+        cdef int rc
         try:
             with nogil:
-                fo_run(&self.plan, fn, &h, self.base, self.n_slots, self.elsize, self.fixed_mask,
-                       n_threads, outp, ftz)
+                rc = fo_run(&self.plan, fn, &h, self.base, self.n_slots, self.elsize, self.fixed_mask,
+                            n_threads, outp, ftz, pipe)
+            if rc != 0:
+                raise MemoryError("fastopt: no memory for the step's scratch spans")
         finally:
             self.busy = False
             for k in range(self.n_slots):

@@ -49,6 +49,7 @@ class AdaBelief(Optimizer):
         {maximize}
         {n_threads}
         {flush_denormals}
+        {tools}
 
     {step_note}
 
@@ -68,10 +69,10 @@ class AdaBelief(Optimizer):
     rule = "adabelief"
 
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-16, eps_root=1e-16, weight_decay=0.0, *,
-                 decoupled_weight_decay=True, maximize=False, n_threads=None, flush_denormals=False):
+                 decoupled_weight_decay=True, maximize=False, n_threads=None, flush_denormals=False, **tools):
         defaults = dict(lr=lr, betas=betas, eps=eps, eps_root=eps_root, weight_decay=weight_decay,
                         decoupled_weight_decay=decoupled_weight_decay, maximize=maximize)
-        super().__init__(params, defaults, n_threads=n_threads, flush_denormals=flush_denormals)
+        super().__init__(params, defaults, n_threads=n_threads, flush_denormals=flush_denormals, **tools)
 
     _checks = (("lr", V.nonneg), ("betas", V.betas), ("eps", V.positive), ("eps_root", V.nonneg),
                 ("weight_decay", V.nonneg), ("decoupled_weight_decay", V.boolean), ("maximize", V.boolean))

@@ -33,6 +33,7 @@ class Adadelta(Optimizer):
         {maximize}
         {n_threads}
         {flush_denormals}
+        {tools}
 
     {step_note}
 
@@ -51,9 +52,9 @@ class Adadelta(Optimizer):
     rule = "adadelta"
 
     def __init__(self, params, lr=1.0, rho=0.9, eps=1e-6, weight_decay=0.0, *, maximize=False, n_threads=None,
-                 flush_denormals=False):
+                 flush_denormals=False, **tools):
         defaults = dict(lr=lr, rho=rho, eps=eps, weight_decay=weight_decay, maximize=maximize)
-        super().__init__(params, defaults, n_threads=n_threads, flush_denormals=flush_denormals)
+        super().__init__(params, defaults, n_threads=n_threads, flush_denormals=flush_denormals, **tools)
 
     _checks = (("lr", V.nonneg), ("rho", V.unit_interval_closed), ("eps", V.positive),
                 ("weight_decay", V.nonneg), ("maximize", V.boolean))

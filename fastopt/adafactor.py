@@ -7,6 +7,7 @@ from . import _engine
 from . import _validation as V
 from ._docs import fill
 from ._multipass import InputStash, SpanCache
+from ._tools import transformed_grad
 from .optimizer import Optimizer, ParamState
 
 __all__ = ["Adafactor"]
@@ -118,6 +119,7 @@ class Adafactor(InputStash, Optimizer):
         {maximize}
         {n_threads}
         {flush_denormals}
+        {tools}
 
     {step_note}
 
@@ -137,14 +139,14 @@ class Adafactor(InputStash, Optimizer):
     rule = "adafactor"
 
     def __init__(self, params, lr=1e-2, beta2_decay=-0.8, eps=(None, 1e-3), d=1.0, weight_decay=0.0, *,
-                 foreach=None, maximize=False, n_threads=None, flush_denormals=False):
+                 foreach=None, maximize=False, n_threads=None, flush_denormals=False, **tools):
         if foreach is not None:
             V.boolean("foreach", foreach)
         self._spans = SpanCache()
         self._meta = {}
         self._fresh = {}
         defaults = dict(lr=lr, beta2_decay=beta2_decay, eps=eps, d=d, weight_decay=weight_decay, maximize=maximize)
-        super().__init__(params, defaults, n_threads=n_threads, flush_denormals=flush_denormals)
+        super().__init__(params, defaults, n_threads=n_threads, flush_denormals=flush_denormals, **tools)
 
     # ------------------------------------------------------------ hyperparameters
     def _check_group(self, group, index):
@@ -275,13 +277,14 @@ class Adafactor(InputStash, Optimizer):
         flags = (4 if hi else 0) | (8 if wd != 0 else 0)
         info = self._spans.get(plan)
         ft = self.flush_denormals
-        plan.run(self._rule_id, scalars, flags, n_threads, ft, per_tensor=m.table, out=info.out, keep_inputs=True)
+        plan.run(self._rule_id, scalars, flags, n_threads, ft, per_tensor=m.table, out=info.out, keep_inputs=True,
+                 observe=False)
         p_sq = info.sums(0)
         u_sq = info.sums(1)
         if m.fac.any():
             self._rebind_grads_for_stats(plan, group, m, w, eps1, T)
             plan.run(self._rule_id, scalars, flags | 1, n_threads, ft, per_tensor=m.table, out=info.out,
-                     keep_inputs=True)
+                     keep_inputs=True, observe=False)
             u_sq = u_sq + info.sums(2)
         with np.errstate(invalid="ignore", divide="ignore"):
             rms_p = np.sqrt(p_sq) / np.sqrt(m.n)
@@ -302,6 +305,7 @@ class Adafactor(InputStash, Optimizer):
             if not m.fac[j] or p.size == 0:  # an empty param: nothing to update (torch raises)
                 continue
             g = np.asarray(by_id[id(p)], dtype=p.dtype).reshape(p.shape)
+            g = transformed_grad(self, g, group, p)  # as the kernels read it (clip options)
             bufs = m.bufs[j]
             m.den[j][...] = factored_stats(g, bufs["row_var"], bufs["col_var"], w, eps1, T)
 

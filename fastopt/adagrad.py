@@ -38,6 +38,7 @@ class Adagrad(Optimizer):
         {maximize}
         {n_threads}
         {flush_denormals}
+        {tools}
 
     {step_note}
 
@@ -57,11 +58,11 @@ class Adagrad(Optimizer):
     rule = "adagrad"
 
     def __init__(self, params, lr=1e-2, lr_decay=0.0, weight_decay=0.0, initial_accumulator_value=0.0, eps=1e-10,
-                 *, maximize=False, n_threads=None, flush_denormals=False):
+                 *, maximize=False, n_threads=None, flush_denormals=False, **tools):
         defaults = dict(lr=lr, lr_decay=lr_decay, weight_decay=weight_decay,
                         initial_accumulator_value=initial_accumulator_value, eps=eps, maximize=maximize)
         self._new_state_group = None
-        super().__init__(params, defaults, n_threads=n_threads, flush_denormals=flush_denormals)
+        super().__init__(params, defaults, n_threads=n_threads, flush_denormals=flush_denormals, **tools)
 
     _checks = (("lr", V.nonneg), ("lr_decay", V.nonneg), ("weight_decay", V.nonneg),
                 ("initial_accumulator_value", V.nonneg), ("eps", V.positive), ("maximize", V.boolean))

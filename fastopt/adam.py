@@ -47,6 +47,7 @@ class Adam(Optimizer):
             :math:`\theta \leftarrow \theta(1-\gamma\lambda)` (default: False)
         {n_threads}
         {flush_denormals}
+        {tools}
 
     {step_note}
 
@@ -67,12 +68,12 @@ class Adam(Optimizer):
     _decoupled_default = False
 
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0, amsgrad=False, *,
-                 maximize=False, decoupled_weight_decay=None, n_threads=None, flush_denormals=False):
+                 maximize=False, decoupled_weight_decay=None, n_threads=None, flush_denormals=False, **tools):
         if decoupled_weight_decay is None:
             decoupled_weight_decay = self._decoupled_default
         defaults = dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, amsgrad=amsgrad,
                         maximize=maximize, decoupled_weight_decay=decoupled_weight_decay)
-        super().__init__(params, defaults, n_threads=n_threads, flush_denormals=flush_denormals)
+        super().__init__(params, defaults, n_threads=n_threads, flush_denormals=flush_denormals, **tools)
 
     _checks = (("lr", V.nonneg), ("betas", V.betas), ("eps", V.positive), ("weight_decay", V.nonneg),
                 ("amsgrad", V.boolean), ("maximize", V.boolean), ("decoupled_weight_decay", V.boolean))
@@ -110,6 +111,7 @@ class AdamW(Adam):
         {maximize}
         {n_threads}
         {flush_denormals}
+        {tools}
 
     {step_note}
 
@@ -128,7 +130,7 @@ class AdamW(Adam):
     _decoupled_default = True
 
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=1e-2, amsgrad=False, *,
-                 maximize=False, n_threads=None, flush_denormals=False):
+                 maximize=False, n_threads=None, flush_denormals=False, **tools):
         super().__init__(params, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, amsgrad=amsgrad,
                          maximize=maximize, decoupled_weight_decay=True, n_threads=n_threads,
-                         flush_denormals=flush_denormals)
+                         flush_denormals=flush_denormals, **tools)

@@ -55,6 +55,7 @@ class ASGD(Optimizer):
         {maximize}
         {n_threads}
         {flush_denormals}
+        {tools}
 
     {step_note}
 
@@ -79,12 +80,12 @@ class ASGD(Optimizer):
     rule = "asgd"
 
     def __init__(self, params, lr=1e-2, lambd=1e-4, alpha=0.75, t0=1e6, weight_decay=0, *, maximize=False,
-                 n_threads=None, flush_denormals=False):
+                 n_threads=None, flush_denormals=False, **tools):
         defaults = dict(lr=lr, lambd=lambd, alpha=alpha, t0=t0, weight_decay=weight_decay, maximize=maximize)
         # torch computes a step's eta and mu at the end of the previous step,
         # from the options in force then: keep those options per group.
         self._eta_src = {}
-        super().__init__(params, defaults, n_threads=n_threads, flush_denormals=flush_denormals)
+        super().__init__(params, defaults, n_threads=n_threads, flush_denormals=flush_denormals, **tools)
 
     _checks = (("lr", V.nonneg), ("lambd", V.number), ("alpha", V.number), ("t0", V.number),
                 ("weight_decay", V.nonneg), ("maximize", V.boolean))

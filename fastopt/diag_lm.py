@@ -42,6 +42,7 @@ class DiagonalLM(Optimizer):
         {maximize}
         {n_threads}
         {flush_denormals}
+        {tools}
 
     Call ``opt.step(grads, hessian_diag)``; ``opt.step(closure=f)`` evaluates
     ``f() -> (loss, grads, hessian_diag)`` first. Each step is one fused C
@@ -67,9 +68,9 @@ class DiagonalLM(Optimizer):
     _input_names = ("grads", "hessian_diag")
 
     def __init__(self, params, lr=1e-3, mu=1e-2, hessian_decay=None, *, maximize=False, n_threads=None,
-                 flush_denormals=False):
+                 flush_denormals=False, **tools):
         defaults = dict(lr=lr, mu=mu, hessian_decay=hessian_decay, maximize=maximize)
-        super().__init__(params, defaults, n_threads=n_threads, flush_denormals=flush_denormals)
+        super().__init__(params, defaults, n_threads=n_threads, flush_denormals=flush_denormals, **tools)
 
     def _check_group(self, group, index):
         V.nonneg("lr", group["lr"], index)

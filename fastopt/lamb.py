@@ -51,6 +51,7 @@ class LAMB(Optimizer):
         {maximize}
         {n_threads}
         {flush_denormals}
+        {tools}
 
     {step_note}
 
@@ -70,10 +71,10 @@ class LAMB(Optimizer):
     rule = "lamb"
 
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-6, weight_decay=0.0, *, maximize=False,
-                 n_threads=None, flush_denormals=False):
+                 n_threads=None, flush_denormals=False, **tools):
         self._spans = SpanCache()
         defaults = dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, maximize=maximize)
-        super().__init__(params, defaults, n_threads=n_threads, flush_denormals=flush_denormals)
+        super().__init__(params, defaults, n_threads=n_threads, flush_denormals=flush_denormals, **tools)
 
     _checks = (("lr", V.nonneg), ("betas", V.betas), ("eps", V.positive), ("weight_decay", V.nonneg),
                 ("maximize", V.boolean))
@@ -90,7 +91,8 @@ class LAMB(Optimizer):
     def _run_plan(self, plan, group, step, n_threads):
         scalars, flags = self._scalars(group, step)
         info = self._spans.get(plan)
-        plan.run(self._rule_id, scalars, flags, n_threads, self.flush_denormals, out=info.out)
+        plan.run(self._rule_id, scalars, flags, n_threads, self.flush_denormals, out=info.out,
+                 observe=False)
         ratio = safe_ratio(np.sqrt(info.sums(0)), np.sqrt(info.sums(1))).reshape(-1, 1)
         rebind_dummy(plan)
         plan.run(self._rule_id, scalars, flags | 1, n_threads, self.flush_denormals, per_tensor=ratio)

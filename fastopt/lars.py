@@ -70,6 +70,7 @@ class LARS(InputStash, Optimizer):
         {maximize}
         {n_threads}
         {flush_denormals}
+        {tools}
 
     {step_note}
 
@@ -91,12 +92,12 @@ class LARS(InputStash, Optimizer):
 
     def __init__(self, params, lr=1e-3, momentum=0.9, dampening=0.0, weight_decay=0.0, nesterov=False,
                  trust_coefficient=0.001, eps=1e-8, *, lars_exclude=False, maximize=False, n_threads=None,
-                 flush_denormals=False):
+                 flush_denormals=False, **tools):
         self._spans = SpanCache()
         defaults = dict(lr=lr, momentum=momentum, dampening=dampening, weight_decay=weight_decay,
                         nesterov=nesterov, trust_coefficient=trust_coefficient, eps=eps,
                         lars_exclude=lars_exclude, maximize=maximize)
-        super().__init__(params, defaults, n_threads=n_threads, flush_denormals=flush_denormals)
+        super().__init__(params, defaults, n_threads=n_threads, flush_denormals=flush_denormals, **tools)
 
     _checks = (("lr", V.nonneg), ("momentum", V.nonneg), ("dampening", V.number), ("weight_decay", V.nonneg),
                ("nesterov", V.boolean), ("trust_coefficient", V.positive), ("eps", V.nonneg),
@@ -122,7 +123,7 @@ class LARS(InputStash, Optimizer):
         ratio = None
         if not group["lars_exclude"]:
             info = self._spans.get(plan)
-            plan.run(self._rule_id, scalars, 0, n_threads, self.flush_denormals, out=info.out)
+            plan.run(self._rule_id, scalars, 0, n_threads, self.flush_denormals, out=info.out, observe=False)
             ratio = lars_ratio(info.sums(0), info.sums(1), float(group["trust_coefficient"]),
                                float(group["weight_decay"]), float(group["eps"])).reshape(-1, 1)
             self._rebind_inputs(plan, group)

@@ -133,7 +133,7 @@ def _two_passes(rule_id, plan, params, bufs, group, n_threads, ftz):
     plan.bind(2, upd, None, "update")
     scalars = _scalars(group)
     nesterov = bool(group["nesterov"])
-    plan.run(rule_id, scalars, _flags(group, T), n_threads, ftz)
+    plan.run(rule_id, scalars, _flags(group, T), n_threads, ftz, observe=False)
     coef = tuple(float(x) for x in group["ns_coefficients"])
     steps, eps, ns_dtype = int(group["ns_steps"]), float(group["eps"]), group["ns_dtype"]
     neg_lr = np.empty((len(params), 1), dtype=np.float64)
@@ -201,6 +201,7 @@ class Muon(Optimizer):
             emulated), 'float32' or 'float64' (default: 'bfloat16')
         {n_threads}
         {flush_denormals}
+        {tools}
 
     Example:
         >>> import numpy as np, fastopt
@@ -223,11 +224,11 @@ class Muon(Optimizer):
 
     def __init__(self, params, lr=1e-3, weight_decay=0.1, momentum=0.95, nesterov=True,
                  ns_coefficients=(3.4445, -4.775, 2.0315), eps=1e-7, ns_steps=5, adjust_lr_fn=None, *,
-                 ns_dtype="bfloat16", n_threads=None, flush_denormals=False):
+                 ns_dtype="bfloat16", n_threads=None, flush_denormals=False, **tools):
         defaults = dict(lr=lr, weight_decay=weight_decay, momentum=momentum, nesterov=nesterov,
                         ns_coefficients=ns_coefficients, eps=eps, ns_steps=ns_steps, adjust_lr_fn=adjust_lr_fn,
                         ns_dtype=ns_dtype)
-        super().__init__(params, defaults, n_threads=n_threads, flush_denormals=flush_denormals)
+        super().__init__(params, defaults, n_threads=n_threads, flush_denormals=flush_denormals, **tools)
 
     def add_param_group(self, param_group):
         n0 = len(self._flat_params())

@@ -57,6 +57,7 @@ class NAdam(Optimizer):
         {maximize}
         {n_threads}
         {flush_denormals}
+        {tools}
 
     {step_note}
 
@@ -75,7 +76,7 @@ class NAdam(Optimizer):
     rule = "nadam"
 
     def __init__(self, params, lr=2e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0, momentum_decay=4e-3,
-                 decoupled_weight_decay=False, *, maximize=False, n_threads=None, flush_denormals=False):
+                 decoupled_weight_decay=False, *, maximize=False, n_threads=None, flush_denormals=False, **tools):
         defaults = dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, momentum_decay=momentum_decay,
                         decoupled_weight_decay=decoupled_weight_decay, maximize=maximize)
         # mu_product between syncs: one float32 per param in `_mu_values`
@@ -85,7 +86,7 @@ class NAdam(Optimizer):
         # syncs the step counts (opt.state, state_dict()), then dropped so
         # that edits made through the state are read back.
         self._mu_reset()
-        super().__init__(params, defaults, n_threads=n_threads, flush_denormals=flush_denormals)
+        super().__init__(params, defaults, n_threads=n_threads, flush_denormals=flush_denormals, **tools)
 
     _checks = (("lr", V.nonneg), ("betas", V.betas), ("eps", V.positive), ("weight_decay", V.nonneg),
                 ("momentum_decay", V.nonneg), ("decoupled_weight_decay", V.boolean), ("maximize", V.boolean))

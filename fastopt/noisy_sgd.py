@@ -55,6 +55,7 @@ class NoisySGD(SGD):
         {maximize}
         {n_threads}
         {flush_denormals}
+        {tools}
 
     {step_note}
 
@@ -80,12 +81,12 @@ class NoisySGD(SGD):
     step_in_state = True
 
     def __init__(self, params, lr=1e-3, momentum=0.0, dampening=0.0, weight_decay=0.0, nesterov=False, *,
-                 noise_eta=0.01, noise_gamma=0.55, seed=0, maximize=False, n_threads=None, flush_denormals=False):
+                 noise_eta=0.01, noise_gamma=0.55, seed=0, maximize=False, n_threads=None, flush_denormals=False, **tools):
         self._plan_keys = {}
         super(SGD, self).__init__(params, dict(lr=lr, momentum=momentum, dampening=dampening,
                                                weight_decay=weight_decay, nesterov=nesterov, noise_eta=noise_eta,
                                                noise_gamma=noise_gamma, seed=seed, maximize=maximize),
-                                  n_threads=n_threads, flush_denormals=flush_denormals)
+                                  n_threads=n_threads, flush_denormals=flush_denormals, **tools)
 
     def _check_group(self, group, index):
         SGD._check_group(self, group, index)

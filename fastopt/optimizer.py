@@ -19,7 +19,7 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from . import _engine, _threads
+from . import _engine, _multipass, _threads, _tools
 from . import _validation as V
 from ._params import check_new_params, label, normalize_groups
 
@@ -157,6 +157,10 @@ class Optimizer:
         flush_denormals: set flush-to-zero/denormals-are-zero on the worker
             threads during a step and restore it after; off by default, so
             results match torch (default: False).
+        clip_value, clip_norm, clip_global_norm, skip_nonfinite,
+            track_update_ratio: training tools fused into the step (see
+            :mod:`fastopt._tools` and docs/tools.md); also writable attributes
+            (default: None, None, None, False, False).
     """
 
     #: Engine rule name (key of fastopt._engine.RULES).
@@ -167,10 +171,26 @@ class Optimizer:
     #: more, e.g. a diagonal Hessian estimate), bound anew at every step.
     n_inputs = 1
 
-    def __init__(self, params, defaults, *, n_threads=None, flush_denormals=False):
+    def __init__(self, params, defaults, *, n_threads=None, flush_denormals=False, clip_value=None,
+                 clip_norm=None, clip_global_norm=None, skip_nonfinite=False, track_update_ratio=False):
         self.defaults = dict(defaults)
         self.n_threads = _threads.check_n_threads(n_threads)
         self.flush_denormals = V.boolean("flush_denormals", flush_denormals)
+        self._tools = _tools.StepTools(clip_value, clip_norm, clip_global_norm, skip_nonfinite,
+                                       track_update_ratio)
+        self._tool_spans = _multipass.SpanCache()
+        self._tele_spans = _multipass.SpanCache()
+        self._telemetry = None
+        self._fused_average = None
+        self._step_ctx = None
+        self._step_threads = 1
+        #: True when the last step was skipped by ``skip_nonfinite``.
+        self.last_step_skipped = False
+        #: Steps skipped by ``skip_nonfinite`` (kept in state_dict).
+        self.skipped_steps = 0
+        #: The global 2-norm of the last step's grads (after ``clip_value``,
+        #: before norm clipping), when a norm was measured; else None.
+        self.last_global_grad_norm = None
         self.param_groups = []
         self._state = {}
         self._runtimes = []
@@ -211,6 +231,66 @@ class Optimizer:
     def _init_buffer(self, name, param):
         """A new state buffer for `param` (zeros unless a subclass says otherwise)."""
         return np.zeros_like(param)
+
+    # ------------------------------------------------------------ tools
+    clip_value = property(lambda self: self._tools.clip_value,
+                          lambda self, v: self._tools.set("clip_value", v),
+                          doc="Grads are clamped to [-clip_value, clip_value] (None: off).")
+    clip_norm = property(lambda self: self._tools.clip_norm,
+                         lambda self, v: self._tools.set("clip_norm", v),
+                         doc="Each grad tensor's 2-norm is clipped to this (None: off).")
+    clip_global_norm = property(lambda self: self._tools.clip_global_norm,
+                                lambda self, v: self._tools.set("clip_global_norm", v),
+                                doc="The global 2-norm of all grads is clipped to this (None: off).")
+    skip_nonfinite = property(lambda self: self._tools.skip_nonfinite,
+                              lambda self, v: self._tools.set("skip_nonfinite", v),
+                              doc="Skip a step whose grads hold NaN or Inf.")
+    track_update_ratio = property(lambda self: self._tools.track_update_ratio,
+                                  lambda self, v: self._tools.set("track_update_ratio", v),
+                                  doc="Measure ||dw||, ||w||, ||g|| per param in each step.")
+
+    def _norms(self, col):
+        t = self._telemetry
+        if t is None:
+            raise RuntimeError("no telemetry yet: construct the optimizer with track_update_ratio=True "
+                               "and take a step")
+        return np.sqrt(t[:, col])
+
+    def update_norms(self):
+        """||w_new - w_old|| of each param (flat param order) in the last step
+        with ``track_update_ratio``; NaN for params it did not update."""
+        return self._norms(0)
+
+    def param_norms(self):
+        """||w|| of each param before the last step with ``track_update_ratio``."""
+        return self._norms(1)
+
+    def grad_norms(self):
+        """||g|| of each param's grad as the rule read it (after clipping) in
+        the last step with ``track_update_ratio``; NaN for params without a grad."""
+        return self._norms(2)
+
+    def update_ratios(self):
+        """||dw|| / ||w|| per param (flat param order) of the last step with
+        ``track_update_ratio``: the update:weight ratio, about 1e-3 when the
+        learning rate is sensible. Sums of squares are accumulated in double
+        inside the step's own pass (no extra memory traffic)."""
+        t = self._telemetry
+        self._norms(0)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.sqrt(t[:, 0]) / np.sqrt(t[:, 1])
+
+    def _attach_average(self, average):
+        """Fuse `average`'s update into this optimizer's pass (fastopt.EMA);
+        False when another one already is (that one then runs its own pass)."""
+        if self._fused_average is not None and self._fused_average is not average:
+            return False
+        self._fused_average = average
+        return True
+
+    def _detach_average(self, average):
+        if self._fused_average is average:
+            self._fused_average = None
 
     # ------------------------------------------------------------ groups
     def _flat_params(self):
@@ -475,16 +555,42 @@ class Optimizer:
                     miss.update(m if idx is None else [idx[i] for i in m])
             missing.append(miss)
         # Everything checked: from here on, write.
+        ctx = None
+        if self._tools.active or self._fused_average is not None:
+            self._step_threads = n_threads
+            ctx = _tools.StepContext(self, bound)
+            if not ctx.measure():  # skip_nonfinite: a NaN/Inf grad; nothing written
+                self.last_step_skipped = True
+                self.skipped_steps += 1
+                return
+            self.last_step_skipped = False
         self._unsynced = True
-        for gi, (rt, group) in enumerate(zip(bound, self.param_groups)):
-            if not missing[gi] and rt.step is not None:
-                self._commit_pending(rt, None)
-                step = rt.step + 1
-                for _, plan in rt.plans:
-                    self._run_plan(plan, group, step, n_threads)
-                rt.step = step
-            else:
-                self._apply_slow(gi, rt, group, [per_group[gi] for per_group in inputs], missing[gi], n_threads)
+        self._step_ctx = ctx
+        try:
+            for gi, (rt, group) in enumerate(zip(bound, self.param_groups)):
+                if not missing[gi] and rt.step is not None:
+                    self._commit_pending(rt, None)
+                    step = rt.step + 1
+                    for idx, plan in rt.plans:
+                        if ctx is None:
+                            self._run_plan(plan, group, step, n_threads)
+                        else:
+                            self._run_plan_tools(ctx, plan, gi, idx, group, step, n_threads)
+                    rt.step = step
+                else:
+                    self._apply_slow(gi, rt, group, [per_group[gi] for per_group in inputs], missing[gi],
+                                     n_threads, ctx)
+            if ctx is not None:
+                ctx.finish()
+        finally:
+            self._step_ctx = None
+
+    def _run_plan_tools(self, ctx, plan, gi, sel, group, step, n_threads):
+        ctx.attach(plan, gi, sel)
+        try:
+            self._run_plan(plan, group, step, n_threads)
+        finally:
+            ctx.detach(plan, gi, sel)
 
     #: Names of the input slots, for error messages.
     _input_names = ("grads",)
@@ -510,7 +616,7 @@ class Optimizer:
         if which is not None or not rt.pending:
             self._writable = None
 
-    def _apply_slow(self, gi, rt, group, inputs, missing, n_threads):
+    def _apply_slow(self, gi, rt, group, inputs, missing, n_threads, ctx=None):
         """Params without grads are skipped; params at different step counts
         get their own scalars. One plan per (step value, dtype) subset."""
         present = [j for j in range(len(rt.params)) if j not in missing]
@@ -532,7 +638,10 @@ class Optimizer:
                 sel = idx if sub is None else sub
                 for k, per_param in enumerate(inputs):
                     plan.bind(1 + k, [per_param[j] for j in sel], None)
-                self._run_plan(plan, group, step + 1, n_threads)
+                if ctx is None:
+                    self._run_plan(plan, group, step + 1, n_threads)
+                else:
+                    self._run_plan_tools(ctx, plan, gi, sel, group, step + 1, n_threads)
             steps[idx] += 1
         rt.step = int(steps[0]) if steps.size and bool((steps == steps[0]).all()) else None
         self._writable = None
@@ -597,6 +706,8 @@ class Optimizer:
             k += len(g["params"])
             groups.append(d)
         sd = {"state": state, "param_groups": groups}
+        if self.skipped_steps or self._tools.skip_nonfinite:
+            sd["skipped_steps"] = self.skipped_steps
         for hook in list(self._state_dict_post_hooks.values()):
             res = hook(self, sd)
             if res is not None:
@@ -663,9 +774,13 @@ class Optimizer:
             if "step" not in entry:
                 entry["step"] = 1 if any(isinstance(v, np.ndarray) for v in entry.values()) else 0
             new_state[id(p)] = ParamState(self, entry)
+        skipped = state_dict.get("skipped_steps", 0)
+        if isinstance(skipped, bool) or not isinstance(skipped, (int, np.integer)) or skipped < 0:
+            raise ValueError(f"state_dict: 'skipped_steps' must be a non-negative integer, got {skipped!r}")
         for g, ng in zip(self.param_groups, new_groups):
             g.clear()
             g.update(ng)
+        self.skipped_steps = int(skipped)
         self._validated = [None] * len(self.param_groups)
         self._state = new_state
         self._invalidate(sync=False)

@@ -44,6 +44,7 @@ class RMSprop(Optimizer):
         {maximize}
         {n_threads}
         {flush_denormals}
+        {tools}
 
     {step_note}
 
@@ -65,10 +66,10 @@ class RMSprop(Optimizer):
     rule = "rmsprop"
 
     def __init__(self, params, lr=1e-2, alpha=0.99, eps=1e-8, weight_decay=0.0, momentum=0.0, centered=False, *,
-                 maximize=False, n_threads=None, flush_denormals=False):
+                 maximize=False, n_threads=None, flush_denormals=False, **tools):
         defaults = dict(lr=lr, alpha=alpha, eps=eps, weight_decay=weight_decay, momentum=momentum,
                         centered=centered, maximize=maximize)
-        super().__init__(params, defaults, n_threads=n_threads, flush_denormals=flush_denormals)
+        super().__init__(params, defaults, n_threads=n_threads, flush_denormals=flush_denormals, **tools)
 
     _checks = (("lr", V.nonneg), ("alpha", V.nonneg), ("eps", V.positive), ("weight_decay", V.nonneg),
                 ("momentum", V.nonneg), ("centered", V.boolean), ("maximize", V.boolean))

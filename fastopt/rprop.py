@@ -54,6 +54,7 @@ class Rprop(Optimizer):
         {maximize}
         {n_threads}
         {flush_denormals}
+        {tools}
 
     {step_note}
 
@@ -74,10 +75,10 @@ class Rprop(Optimizer):
     rule = "rprop"
 
     def __init__(self, params, lr=1e-2, etas=(0.5, 1.2), step_sizes=(1e-6, 50), *, maximize=False,
-                 n_threads=None, flush_denormals=False):
+                 n_threads=None, flush_denormals=False, **tools):
         self._new_buffer_lr = None
         defaults = dict(lr=lr, etas=etas, step_sizes=step_sizes, maximize=maximize)
-        super().__init__(params, defaults, n_threads=n_threads, flush_denormals=flush_denormals)
+        super().__init__(params, defaults, n_threads=n_threads, flush_denormals=flush_denormals, **tools)
 
     def _check_group(self, group, index):
         V.nonneg("lr", group["lr"], index)

@@ -47,7 +47,8 @@ def save(path, optimizer):
                 entry[name] = _jsonable(v)
         state_meta[str(idx)] = entry
     groups = [{k: _jsonable(v) for k, v in g.items()} for g in sd["param_groups"]]
-    meta = {"format": FORMAT, "optimizer": type(optimizer).__name__, "param_groups": groups, "state": state_meta}
+    meta = {"format": FORMAT, "optimizer": type(optimizer).__name__, "param_groups": groups, "state": state_meta,
+            "extra": {k: _jsonable(v) for k, v in sd.items() if k not in ("state", "param_groups")}}
     arrays["__meta__"] = np.array(json.dumps(meta))
     path = os.fspath(path)
     directory = os.path.dirname(os.path.abspath(path))
@@ -80,6 +81,7 @@ def load(path, optimizer=None):
                 st[name] = z[f"state/{idx}/{name}"]
             state[int(idx)] = st
     sd = {"state": state, "param_groups": meta["param_groups"]}
+    sd.update(meta.get("extra", {}))
     if optimizer is not None:
         optimizer.load_state_dict(sd)
     return sd

@@ -35,6 +35,7 @@ class SGD(Optimizer):
         {maximize}
         {n_threads}
         {flush_denormals}
+        {tools}
 
     {step_note}
 
@@ -55,10 +56,10 @@ class SGD(Optimizer):
     step_in_state = False
 
     def __init__(self, params, lr=1e-3, momentum=0.0, dampening=0.0, weight_decay=0.0, nesterov=False, *,
-                 maximize=False, n_threads=None, flush_denormals=False):
+                 maximize=False, n_threads=None, flush_denormals=False, **tools):
         defaults = dict(lr=lr, momentum=momentum, dampening=dampening, weight_decay=weight_decay,
                         nesterov=nesterov, maximize=maximize)
-        super().__init__(params, defaults, n_threads=n_threads, flush_denormals=flush_denormals)
+        super().__init__(params, defaults, n_threads=n_threads, flush_denormals=flush_denormals, **tools)
 
     _checks = (("lr", V.nonneg), ("momentum", V.nonneg), ("dampening", V.number), ("weight_decay", V.nonneg),
                ("nesterov", V.boolean), ("maximize", V.boolean))

@@ -22,3 +22,6 @@
 #include "diag_lm.h"
 #include "noisy_sgd.h"
 #include "adafactor.h"
+#include "gradclip.h"
+#include "average.h"
+#include "pipeline.h"
