@@ -37,6 +37,8 @@ from . import functional
 from . import lr_scheduler, schedules
 from .plotting import plot_schedule
 from .gradcheck import GradcheckResult, gradcheck
+from .averaging import EMA, SWA
+from .clip import clip_by_global_norm_, clip_by_value_, global_norm
 from . import testfunctions
 
 __all__ = [
@@ -49,7 +51,8 @@ __all__ = [
     "functional", "save", "load",
     "lr_scheduler", "schedules", "plot_schedule",
     # training tools
-    "gradcheck", "GradcheckResult", "testfunctions",
+    "gradcheck", "GradcheckResult", "testfunctions", "EMA", "SWA",
+    "clip_by_value_", "clip_by_global_norm_", "global_norm",
     # threads and CPU configuration
     "get_num_threads", "set_num_threads",
     "show_config", "config", "get_cpu", "set_cpu", "use_cpu", "available_cpus",

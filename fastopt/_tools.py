@@ -163,6 +163,7 @@ class StepContext:
             averages = self.average._buffers_for(plan.params)
             if averages is not None:
                 flags |= self.avg_flags
+                self.averaged.update(id(p) for p in plan.params)
         if flags:
             plan.set_pipe(flags, lo, hi, self.avg_w, scale, averages, stats)
         return flags
@@ -174,8 +175,6 @@ class StepContext:
             rows = slice(None) if sel is None else sel
             for col in range(3):
                 self.tele[gi][rows, col] = info.sums(col)
-        if self.average is not None:
-            self.averaged.update(id(p) for p in plan.params)
 
     def transform(self, g, gi, j):
         """What the pipe makes of grad `g` of param j of group gi (NumPy, same

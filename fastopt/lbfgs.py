@@ -68,6 +68,10 @@ class _Flat:
 
 
 class LBFGS(Optimizer):
+    #: Its step does not run through the fused pipeline (clip/telemetry options
+    #: are not offered; an attached fastopt.EMA runs its own pass after each step).
+    _fuses_tools = False
+
     __doc__ = fill(r"""L-BFGS (Liu & Nocedal, 1989), torch.optim.LBFGS semantics.
 
     One ``step(closure)`` runs up to ``max_iter`` iterations. Each iteration

@@ -592,6 +592,10 @@ class Optimizer:
         finally:
             ctx.detach(plan, gi, sel)
 
+    #: Whether step() runs through _apply, so that clip options, telemetry and
+    #: an attached fastopt.EMA ride inside the pass (LBFGS, SparseAdam: no).
+    _fuses_tools = True
+
     #: Names of the input slots, for error messages.
     _input_names = ("grads",)
 

@@ -134,6 +134,10 @@ def _neg_step(group, step):
 
 
 class SparseAdam(Optimizer):
+    #: Its step does not run through the fused pipeline (clip/telemetry options
+    #: are not offered; an attached fastopt.EMA runs its own pass after each step).
+    _fuses_tools = False
+
     __doc__ = fill(r"""SparseAdam: Adam applied only to the rows present in a row-sparse
     gradient (torch.optim.SparseAdam semantics).
 
