@@ -120,7 +120,7 @@ static void run_chunk_pipe(const fo_plan *plan, int64_t c, fo_kernel_fn fn, cons
         double *st = pipe->stats ? pipe->stats + s * FO_OUT_WIDTH : NULL;
         pp[0] = ptr[0];
         pp[1] = ptr[gs];
-        pipe->pre(&pipe->h, pp, sp, st);
+        if (fl & (FO_PIPE_TRANSFORM | FO_PIPE_STATS | FO_PIPE_GSTATS)) pipe->pre(&pipe->h, pp, sp, st);
         if ((fl & FO_PIPE_TRANSFORM) && ptr[gs]) ptr[gs] = pp[2];
         fn(h, ptr, sp, out ? out + s * FO_OUT_WIDTH : NULL);
         if (fl & (FO_PIPE_STATS | FO_PIPE_AVERAGE)) {

@@ -92,8 +92,8 @@ void fo_plan_free(fo_plan *plan);
  * (fastopt's clip_* options, update telemetry, a fused parameter EMA). For
  * each span the driver calls
  *   pre  (kernel of rule `pipe_pre`):  g' = transform(g) into a per-thread
- *        scratch span; with FO_PIPE_STATS also old p into a second scratch
- *        span and the sums of g'^2 and p^2;
+ *        scratch span; with FO_PIPE_GSTATS the sum of g'^2; with
+ *        FO_PIPE_STATS old p into a second scratch span and the sum of p^2;
  *   fn   (the rule) with its grad slot pointing at g' when transformed;
  *   post (kernel of rule `pipe_post`): with FO_PIPE_STATS the sum of
  *        (p_new - p_old)^2; with FO_PIPE_EMA the average update
@@ -103,10 +103,11 @@ void fo_plan_free(fo_plan *plan);
 enum {
     FO_PIPE_CLIP = 1,       /* g = min(max(g, lo), hi)                      */
     FO_PIPE_SCALE = 2,      /* g = g * (T)scale[tensor]  (after CLIP)       */
-    FO_PIPE_STATS = 4,      /* per span: out[0] dw^2, out[1] p^2, out[2] g^2 */
+    FO_PIPE_STATS = 4,      /* per span: out[0] dw^2, out[1] p^2 (old p)    */
     FO_PIPE_EMA = 8,        /* a = a + w (p - a)                            */
     FO_PIPE_EMA_HI = 16,    /* lerp's w >= 0.5 form: a = p - (p - a)(1 - w)  */
-    FO_PIPE_EMA_DIV = 32    /* a = a + (p - a) / d  (equal averaging)       */
+    FO_PIPE_EMA_DIV = 32,   /* a = a + (p - a) / d  (equal averaging)       */
+    FO_PIPE_GSTATS = 64     /* per span: out[2] g^2 (g as the rule reads it) */
 };
 #define FO_PIPE_TRANSFORM (FO_PIPE_CLIP | FO_PIPE_SCALE)
 #define FO_PIPE_AVERAGE (FO_PIPE_EMA | FO_PIPE_EMA_DIV)

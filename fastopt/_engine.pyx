@@ -58,6 +58,7 @@ cdef extern from "fastopt.h" nogil:
         FO_PIPE_EMA
         FO_PIPE_EMA_HI
         FO_PIPE_EMA_DIV
+        FO_PIPE_GSTATS
         FO_PIPE_TRANSFORM
         FO_PIPE_AVERAGE
     ctypedef struct fo_pipe:
@@ -324,6 +325,7 @@ cdef class Plan:
     cdef bint has_pipe
     cdef char **avg_base
     cdef list pipe_keep        # arrays the pipe points into
+    cdef int pipe_runs         # runs since set_pipe (grad sums are taken in the first)
 
     def __cinit__(self, list slots, list labels):
         memset(&self.plan, 0, sizeof(fo_plan))
@@ -497,7 +499,9 @@ cdef class Plan:
             averages: n_tensors arrays of the params' shapes and dtype
                 (PIPE_EMA / PIPE_EMA_DIV), updated in place.
             stats: writeable C-contiguous float64 (n_spans * OUT_WIDTH,) array,
-                per span [sum dw^2, sum p^2, sum g^2, 0] (PIPE_STATS).
+                per span [sum dw^2, sum p^2, sum g^2, 0] (PIPE_STATS). The grad
+                sums are taken in the first run after set_pipe (the pass that
+                reads the step's grads), the others in the runs that observe.
         """
         self.clear_pipe()
         cdef fo_pipe pc
@@ -521,6 +525,8 @@ cdef class Plan:
             pc.h.per_tensor_width = 1
             keep.append(a)
         if flags & FO_PIPE_STATS:
+            flags |= FO_PIPE_GSTATS
+            pc.h.flags = flags
             a = stats
             if (cnp.PyArray_TYPE(a) != cnp.NPY_FLOAT64 or not cnp.PyArray_IS_C_CONTIGUOUS(a)
                     or cnp.PyArray_SIZE(a) != self.plan.n_spans * FO_OUT_WIDTH or not cnp.PyArray_ISWRITEABLE(a)):
@@ -549,6 +555,7 @@ cdef class Plan:
             raise ValueError(f"no pipe kernels at ISA {ISA_NAMES[_isa]}")
         self.pipe = pc
         self.pipe_keep = keep
+        self.pipe_runs = 0
         self.has_pipe = flags != 0
 
     def clear_pipe(self):
@@ -568,7 +575,7 @@ cdef class Plan:
                 self.is_bound[k] = False
 
     def run(self, int rule, scalars, int64_t flags, int n_threads, bint ftz=False,
-            per_tensor=None, out=None, bint keep_inputs=False, bint observe=True):
+            per_tensor=None, out=None, bint keep_inputs=False, bint observe=True, bint all_inputs=True):
         """Apply `rule` to every tensor in one C call with the GIL released.
 
         Args:
@@ -588,6 +595,9 @@ cdef class Plan:
             observe: apply the pipe's observers (telemetry, averages) in this
                 call; multi-pass rules pass False on every pass that does not
                 write the params. Grad transforms apply to every call.
+            all_inputs: require every input slot to be bound; False for a
+                kernel that reads only the grads (the tools' reduction pass,
+                run before a rule binds its own per-step inputs).
         """
         cdef fo_hyper h
         cdef Py_ssize_t k, ns = len(scalars)
@@ -601,7 +611,7 @@ cdef class Plan:
         if fn == NULL:
             raise ValueError(f"no kernel for rule {rule} at ISA {ISA_NAMES[_isa]}")
         for k in range(self.n_slots):
-            if self.is_input[k] and not self.is_bound[k]:
+            if self.is_input[k] and not self.is_bound[k] and (all_inputs or k == 1):
                 raise RuntimeError(f"input slot {k} was not bound before run()")
         cdef cnp.ndarray pt, ob
         cdef double *outp = NULL
@@ -622,10 +632,13 @@ cdef class Plan:
         cdef const fo_pipe *pipe = NULL
         if self.has_pipe:
             pc = self.pipe
+            if self.pipe_runs:
+                pc.h.flags &= ~(<int64_t>FO_PIPE_GSTATS)
             if not observe:
-                pc.h.flags &= FO_PIPE_TRANSFORM
+                pc.h.flags &= FO_PIPE_TRANSFORM | FO_PIPE_GSTATS
             if pc.h.flags:
                 pipe = &pc
+            self.pipe_runs += 1
         if self.busy:
             raise RuntimeError("this plan is already running in another thread")
         self.busy = True

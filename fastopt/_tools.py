@@ -120,7 +120,8 @@ class StepContext:
             s = np.zeros(len(rt.params))
             for idx, plan in rt.plans:
                 info = cache.get(plan)
-                plan.run(_GRAD_STATS, (lo, hi), flags, n_threads, False, out=info.out, keep_inputs=True)
+                plan.run(_GRAD_STATS, (lo, hi), flags, n_threads, False, out=info.out, keep_inputs=True,
+                         all_inputs=False)
                 s[slice(None) if idx is None else idx] = info.sums(0)
                 if t.skip_nonfinite and not nonfinite:
                     nonfinite = bool(np.isnan(info.sums(1)).any())

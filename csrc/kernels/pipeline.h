@@ -6,7 +6,8 @@
  *
  * pipe_pre, before the rule:
  *   g' = clip_op(g)  into the scratch span      (kernels/gradclip.h; CLIP/SCALE)
- *   STATS: out[2] = sum g'^2, out[1] = sum p^2; old p copied to scratch
+ *   GSTATS: out[2] = sum g'^2
+ *   STATS: out[1] = sum p^2; old p copied to scratch
  * pipe_post, after the rule (p is the updated param):
  *   STATS: out[0] = sum (p - p_old)^2, differences taken in double
  *   EMA / EMA_DIV: a = average_op(a, p)         (kernels/average.h)
@@ -77,7 +78,7 @@ FO_INLINE double FO_FN(pipe_copy_sum_sq)(const T *FO_RESTRICT p, T *FO_RESTRICT 
 void FO_FN(fo_k_pipe_pre)(const fo_hyper *h, char *const *ptr, const fo_span *sp, double *out)
 {
     const int64_t f = h->flags;
-    const int stats = (f & FO_PIPE_STATS) != 0;
+    const int stats = (f & FO_PIPE_GSTATS) != 0;
     if (ptr[1] != NULL && (f & FO_PIPE_TRANSFORM)) {
         switch ((f & FO_PIPE_TRANSFORM) | (stats << 2)) {
         case 1: FO_FN(pipe_transform_loop)(h, ptr, sp, 1, 0, 0, out); break;
@@ -90,7 +91,7 @@ void FO_FN(fo_k_pipe_pre)(const fo_hyper *h, char *const *ptr, const fo_span *sp
     } else if (stats) {
         out[2] = ptr[1] ? FO_FN(pipe_sum_sq)((const T *)ptr[1], sp->n) : 0.0;
     }
-    if (stats) out[1] = FO_FN(pipe_copy_sum_sq)((const T *)ptr[0], (T *)ptr[3], sp->n);
+    if (f & FO_PIPE_STATS) out[1] = FO_FN(pipe_copy_sum_sq)((const T *)ptr[0], (T *)ptr[3], sp->n);
 }
 
 FO_INLINE double FO_FN(pipe_delta_sq)(const T *FO_RESTRICT p, const T *FO_RESTRICT old, const int64_t n)
