@@ -205,12 +205,17 @@ class EMA(_Average):
         n_threads: threads of :meth:`update`'s pass (default: None)
 
     Example:
+        >>> import fastopt
         >>> w = np.array([1.0, 2.0, 3.0])
-        >>> opt = fastopt.SGD([w], lr=0.1)
+        >>> opt = fastopt.SGD([w], lr=0.5)
         >>> ema = fastopt.EMA(opt, decay=0.9)
+        >>> opt.step([np.ones(3)])      # first update: the average copies w
         >>> opt.step([np.ones(3)])      # the average is updated in this pass
-        >>> with ema.average_parameters():
-        ...     evaluate(w)             # w holds the averages here
+        >>> w
+        array([0., 1., 2.])
+        >>> with ema.average_parameters():  # w holds the averages in here
+        ...     print(w)
+        [0.45 1.45 2.45]
 
     References:
         Polyak & Juditsky, "Acceleration of stochastic approximation by
@@ -254,10 +259,14 @@ class SWA(_Average):
         n_threads: threads of :meth:`update`'s pass (default: None)
 
     Example:
-        >>> swa = fastopt.SWA([w])
-        >>> for epoch in range(10):
-        ...     train_one_epoch(); swa.update()
+        >>> w = np.zeros(2)
+        >>> swa = SWA([w])
+        >>> for epoch in range(4):
+        ...     w += 1.0                # one epoch of training
+        ...     swa.update()            # average the epoch's weights in
         >>> swa.copy_to()               # the final model takes the averages
+        >>> w
+        array([2.5, 2.5])
 
     References:
         Izmailov et al., "Averaging Weights Leads to Wider Optima and Better

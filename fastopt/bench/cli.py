@@ -12,6 +12,10 @@ Modes:
                   1..N threads, torch for-loop peer too. Estimated at about an hour
                   and ~10 GB of memory.
     --quick-test  tiny sizes and few repetitions (for the test suite).
+    --tools       (with any mode) the training tools' cost on a 2^24-element
+                  Adam step: clip_value, clip_global_norm, skip_nonfinite,
+                  track_update_ratio, a fused EMA, all together, each as a
+                  ratio to plain Adam in the same run (fastopt/bench/tools.py).
 
 Filters (comma-separated lists, any mode): --rule, --dtype, --threads,
 --workload. Outputs: the table on stdout, --json PATH, --png PATH.
@@ -81,6 +85,9 @@ def build_parser():
     p.add_argument("--serial-threshold", type=int, metavar="N",
                    help="set the engine's serial threshold for this run (0: always use the thread team; "
                         "for finding the thread crossover)")
+    p.add_argument("--tools", action="store_true",
+                   help="also time clipping, the non-finite guard, telemetry and a fused EMA on a 2^24 Adam "
+                        "step as ratios to plain Adam (always on with --full)")
     p.add_argument("--json", metavar="PATH", help="write the results as JSON")
     p.add_argument("--png", metavar="PATH", help="write a roofline plot (needs matplotlib)")
     p.add_argument("--seed", type=int, default=0)
@@ -186,7 +193,7 @@ def main(argv=None):
     out.flush()
     rules = [rules_mod.get(n) for n in rule_names]
     explicit_cmp = args.explicit_compare
-    cases, comps = [], []
+    cases, comps, tool_rows = [], [], []
     try:
         patterns = sorted({r.pattern() for r in rules}, key=lambda p: (-p[0], -p[1]))
         bw = runner.measure_bandwidth(patterns, list(range(1, max(threads) + 1)), dtypes)
@@ -217,6 +224,12 @@ def main(argv=None):
                                                     torch=args.full or explicit_cmp or nt == 1))
         if comps:
             print("\n" + report.format_comparisons(comps), file=out)
+        if args.tools or args.full or args.quick_test:
+            from .tools import format_tools, run_tools
+            n = 1 << 12 if args.quick_test else 1 << 24
+            tool_rows = run_tools(n, dtypes[0], threads, policy=kw["policy"], seed=args.seed, log=log)
+            print("\n" + format_tools(tool_rows), file=out)
+            out.flush()
         targets = report.evaluate_targets(cases, comps)
         if targets:
             print("\n" + report.format_targets(targets), file=out)
@@ -227,7 +240,8 @@ def main(argv=None):
     print(f"\n# {len(cases)} cases, {len(comps)} comparisons in {elapsed:.1f} s", file=out)
     all_bw = list(runner.bandwidth.values())
     if args.json:
-        doc = report.to_json(cfg, all_bw, cases, comps, argv=argv, extra=dict(elapsed_s=elapsed))
+        doc = report.to_json(cfg, all_bw, cases, comps, argv=argv,
+                             extra=dict(elapsed_s=elapsed, tools=[r.to_dict() for r in tool_rows]))
         report.write_json(doc, args.json)
         print(f"# wrote {args.json}", file=out)
     if args.png:
