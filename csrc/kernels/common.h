@@ -23,4 +23,21 @@
 /* sqrt without errno (setup.py also passes -fno-math-errno): vectorisable. */
 #define FO_SQRTF(x) __builtin_sqrtf(x)
 #define FO_SQRT(x) __builtin_sqrt(x)
+
+/* Deterministic sums in double: element k of a span goes to lane k % 32, the
+ * 32 lanes are combined by a tree of adjacent pairs (l[j] = l[2j] + l[2j+1],
+ * 32 -> 16 -> ... -> 1), then the tail elements are added one by one. 32
+ * independent chains keep the adder busy (8 lanes waited on its latency);
+ * the order is fixed by the code, not by the SIMD width, so every ISA gives
+ * the same bits. fastopt._multipass reproduces it in NumPy. */
+#ifndef FO_LANES32_HELPERS
+#define FO_LANES32_HELPERS
+#define FO_LANES32 32
+static inline __attribute__((always_inline)) double fo_lanes32_sum(double *a)
+{
+    for (int w = FO_LANES32 / 2; w >= 1; w /= 2)
+        for (int j = 0; j < w; j++) a[j] = a[2 * j] + a[2 * j + 1];
+    return a[0];
+}
+#endif
 #endif

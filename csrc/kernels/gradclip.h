@@ -15,22 +15,20 @@
  *
  * Rule grad_stats (reduction, writes nothing but `out`):
  *   out[0] = sum x^2 in double      x = the transformed g (CLIP only)
- *   out[1] = sum (g - g) in double  0, or NaN when any g is NaN or +-Inf
- *   Lane order: 8 double accumulators (element k to lane k % 8), combined as
- *   ((l0+l1)+(l2+l3))+((l4+l5)+(l6+l7)), then the tail in order: the same on
- *   every ISA, reproduced by fastopt._multipass.ref_sum_sq.
+ *   out[1] = sum (g - g)            0, or NaN when any g is NaN or +-Inf
+ *   Lane order: kernels/common.h's 32 lanes (fo_lanes32_sum), the same on
+ *   every ISA, reproduced by fastopt._multipass.ref_sum_sq(x, lanes=32).
  *   Slots:   0 p, 1 g (NULL: an absent grad, sums 0); with bit3 the grads
  *            are slot 0 (standalone arrays)
  *   Scalars: s[0] lo, s[1] hi.  Flags: bit0 CLIP, bit3 grads in slot 0.
  *   Bytes per element moved: 1·sizeof(T).
  */
-#ifndef FO_LANES8_SUM
-#define FO_LANES8_SUM(a) ((((a)[0] + (a)[1]) + ((a)[2] + (a)[3])) + (((a)[4] + (a)[5]) + ((a)[6] + (a)[7])))
-#endif
-
 FO_INLINE T FO_FN(clip_op)(T x, const T lo, const T hi, const T scale, const int clip, const int sc)
 {
-    if (clip) x = x < lo ? lo : (x > hi ? hi : x);
+    if (clip) {          /* min/max forms that keep NaN (x is the operand returned when unordered) */
+        x = hi < x ? hi : x;
+        x = lo > x ? lo : x;
+    }
     if (sc) x = x * scale;
     return x;
 }
@@ -63,18 +61,19 @@ void FO_FN(fo_k_clip)(const fo_hyper *h, char *const *ptr, const fo_span *sp, do
 FO_INLINE void FO_FN(grad_stats_loop)(const T *FO_RESTRICT g, const int64_t n, const T lo, const T hi,
                                       const int clip, double *out)
 {
-    double acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-    double nf[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-    const int64_t nb = n - n % 8;
-    for (int64_t i = 0; i < nb; i += 8) {
-        for (int j = 0; j < 8; j++) {
+    double acc[FO_LANES32] = {0};
+    T nf[FO_LANES32] = {0}; /* g - g: 0, or NaN for NaN/Inf; in T, to leave registers to acc */
+    const int64_t nb = n - n % FO_LANES32;
+    for (int64_t i = 0; i < nb; i += FO_LANES32) {
+        for (int j = 0; j < FO_LANES32; j++) {
             const T gi = g[i + j];
             const double x = (double)FO_FN(clip_op)(gi, lo, hi, (T)1, clip, 0);
             acc[j] += x * x;
-            nf[j] += (double)(gi - gi);
+            nf[j] += gi - gi;
         }
     }
-    double s = FO_LANES8_SUM(acc), f = FO_LANES8_SUM(nf);
+    double s = fo_lanes32_sum(acc), f = 0.0;
+    for (int j = 0; j < FO_LANES32; j++) f += (double)nf[j];
     for (int64_t i = nb; i < n; i++) {
         const T gi = g[i];
         const double x = (double)FO_FN(clip_op)(gi, lo, hi, (T)1, clip, 0);

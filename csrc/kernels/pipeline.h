@@ -11,7 +11,7 @@
  * pipe_post, after the rule (p is the updated param):
  *   STATS: out[0] = sum (p - p_old)^2, differences taken in double
  *   EMA / EMA_DIV: a = average_op(a, p)         (kernels/average.h)
- * Sums use kernels/gradclip.h's 8-lane order, in double.
+ * Sums use kernels/common.h's 32-lane order, in double.
  *
  * Pointers: 0 p (span), 1 g (span, may be NULL), 2 scratch g', 3 scratch old p,
  *           4 a (span; post only)
@@ -22,52 +22,38 @@
  * (scratch spans stay in cache), 2·sizeof(T) per element for an average.
  */
 FO_INLINE void FO_FN(pipe_transform_loop)(const fo_hyper *h, char *const *ptr, const fo_span *sp,
-                                          const int clip, const int sc, const int stats, double *out)
+                                          const int clip, const int sc)
 {
     const T *FO_RESTRICT g = (const T *)ptr[1];
     T *FO_RESTRICT gs = (T *)ptr[2];
     const T lo = (T)h->s[0], hi = (T)h->s[1], scale = FO_FN(clip_scale_of)(h, sp);
-    const int64_t n = sp->n, nb = n - n % 8;
-    double acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-    for (int64_t i = 0; i < nb; i += 8) {
-        for (int j = 0; j < 8; j++) {
-            const T x = FO_FN(clip_op)(g[i + j], lo, hi, scale, clip, sc);
-            gs[i + j] = x;
-            if (stats) acc[j] += (double)x * (double)x;
-        }
-    }
-    double s = FO_LANES8_SUM(acc);
-    for (int64_t i = nb; i < n; i++) {
-        const T x = FO_FN(clip_op)(g[i], lo, hi, scale, clip, sc);
-        gs[i] = x;
-        if (stats) s += (double)x * (double)x;
-    }
-    if (stats) out[2] = s;
+    const int64_t n = sp->n;
+    for (int64_t i = 0; i < n; i++) gs[i] = FO_FN(clip_op)(g[i], lo, hi, scale, clip, sc);
 }
 
 FO_INLINE double FO_FN(pipe_sum_sq)(const T *FO_RESTRICT x, const int64_t n)
 {
-    double acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-    const int64_t nb = n - n % 8;
-    for (int64_t i = 0; i < nb; i += 8)
-        for (int j = 0; j < 8; j++) acc[j] += (double)x[i + j] * (double)x[i + j];
-    double s = FO_LANES8_SUM(acc);
+    double acc[FO_LANES32] = {0};
+    const int64_t nb = n - n % FO_LANES32;
+    for (int64_t i = 0; i < nb; i += FO_LANES32)
+        for (int j = 0; j < FO_LANES32; j++) acc[j] += (double)x[i + j] * (double)x[i + j];
+    double s = fo_lanes32_sum(acc);
     for (int64_t i = nb; i < n; i++) s += (double)x[i] * (double)x[i];
     return s;
 }
 
 FO_INLINE double FO_FN(pipe_copy_sum_sq)(const T *FO_RESTRICT p, T *FO_RESTRICT old, const int64_t n)
 {
-    double acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-    const int64_t nb = n - n % 8;
-    for (int64_t i = 0; i < nb; i += 8) {
-        for (int j = 0; j < 8; j++) {
+    double acc[FO_LANES32] = {0};
+    const int64_t nb = n - n % FO_LANES32;
+    for (int64_t i = 0; i < nb; i += FO_LANES32) {
+        for (int j = 0; j < FO_LANES32; j++) {
             const T x = p[i + j];
             old[i + j] = x;
             acc[j] += (double)x * (double)x;
         }
     }
-    double s = FO_LANES8_SUM(acc);
+    double s = fo_lanes32_sum(acc);
     for (int64_t i = nb; i < n; i++) {
         old[i] = p[i];
         s += (double)p[i] * (double)p[i];
@@ -78,33 +64,30 @@ FO_INLINE double FO_FN(pipe_copy_sum_sq)(const T *FO_RESTRICT p, T *FO_RESTRICT 
 void FO_FN(fo_k_pipe_pre)(const fo_hyper *h, char *const *ptr, const fo_span *sp, double *out)
 {
     const int64_t f = h->flags;
-    const int stats = (f & FO_PIPE_GSTATS) != 0;
-    if (ptr[1] != NULL && (f & FO_PIPE_TRANSFORM)) {
-        switch ((f & FO_PIPE_TRANSFORM) | (stats << 2)) {
-        case 1: FO_FN(pipe_transform_loop)(h, ptr, sp, 1, 0, 0, out); break;
-        case 2: FO_FN(pipe_transform_loop)(h, ptr, sp, 0, 1, 0, out); break;
-        case 3: FO_FN(pipe_transform_loop)(h, ptr, sp, 1, 1, 0, out); break;
-        case 5: FO_FN(pipe_transform_loop)(h, ptr, sp, 1, 0, 1, out); break;
-        case 6: FO_FN(pipe_transform_loop)(h, ptr, sp, 0, 1, 1, out); break;
-        default: FO_FN(pipe_transform_loop)(h, ptr, sp, 1, 1, 1, out); break;
+    const T *g = (const T *)ptr[1];
+    if (g != NULL && (f & FO_PIPE_TRANSFORM)) {
+        switch (f & FO_PIPE_TRANSFORM) {
+        case FO_PIPE_CLIP: FO_FN(pipe_transform_loop)(h, ptr, sp, 1, 0); break;
+        case FO_PIPE_SCALE: FO_FN(pipe_transform_loop)(h, ptr, sp, 0, 1); break;
+        default: FO_FN(pipe_transform_loop)(h, ptr, sp, 1, 1); break;
         }
-    } else if (stats) {
-        out[2] = ptr[1] ? FO_FN(pipe_sum_sq)((const T *)ptr[1], sp->n) : 0.0;
+        g = (const T *)ptr[2];
     }
+    if (f & FO_PIPE_GSTATS) out[2] = g ? FO_FN(pipe_sum_sq)(g, sp->n) : 0.0;
     if (f & FO_PIPE_STATS) out[1] = FO_FN(pipe_copy_sum_sq)((const T *)ptr[0], (T *)ptr[3], sp->n);
 }
 
 FO_INLINE double FO_FN(pipe_delta_sq)(const T *FO_RESTRICT p, const T *FO_RESTRICT old, const int64_t n)
 {
-    double acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-    const int64_t nb = n - n % 8;
-    for (int64_t i = 0; i < nb; i += 8) {
-        for (int j = 0; j < 8; j++) {
+    double acc[FO_LANES32] = {0};
+    const int64_t nb = n - n % FO_LANES32;
+    for (int64_t i = 0; i < nb; i += FO_LANES32) {
+        for (int j = 0; j < FO_LANES32; j++) {
             const double d = (double)p[i + j] - (double)old[i + j];
             acc[j] += d * d;
         }
     }
-    double s = FO_LANES8_SUM(acc);
+    double s = fo_lanes32_sum(acc);
     for (int64_t i = nb; i < n; i++) {
         const double d = (double)p[i] - (double)old[i];
         s += d * d;
