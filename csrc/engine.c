@@ -97,10 +97,15 @@ static inline void run_chunk(const fo_plan *plan, int64_t c, fo_kernel_fn fn, co
 }
 
 /* The same with a pipe around each span (see fastopt.h). `scratch` is this
- * thread's two FO_BLOCK-element spans: transformed grads, then old params. */
+ * thread's two FO_PIPE_SUB-element buffers: transformed grads, then old params.
+ * Spans are run in sub-spans of FO_PIPE_SUB elements, so the scratch stays in
+ * L1 and the rule's streams keep flowing between the stages; a rule that
+ * reduces per span (out != NULL) gets whole spans, as without a pipe. The
+ * stages' sums of a span are added up over its sub-spans in order. */
+#define FO_PIPE_SUB 2048
 static void run_chunk_pipe(const fo_plan *plan, int64_t c, fo_kernel_fn fn, const fo_hyper *h,
                            char *const *base, int n_slots, int elsize, unsigned int fixed_mask, double *out,
-                           const fo_pipe *pipe, char *scratch)
+                           const fo_pipe *pipe, char *scratch, int64_t sub)
 {
     char *ptr[FO_MAX_SLOTS];
     char *pp[FO_MAX_SLOTS] = {0};
@@ -108,26 +113,34 @@ static void run_chunk_pipe(const fo_plan *plan, int64_t c, fo_kernel_fn fn, cons
     const int64_t last = plan->chunk_first[c + 1];
     const int64_t fl = pipe->h.flags;
     const int gs = pipe->grad_slot;
+    const int do_pre = (fl & (FO_PIPE_TRANSFORM | FO_PIPE_STATS | FO_PIPE_GSTATS)) != 0;
+    const int do_post = (fl & (FO_PIPE_STATS | FO_PIPE_AVERAGE)) != 0;
     pp[2] = scratch;
-    pp[3] = scratch + (int64_t)FO_BLOCK * elsize;
+    pp[3] = scratch + sub * elsize;
     for (int64_t s = plan->chunk_first[c]; s < last; s++) {
         const fo_span *sp = &plan->spans[s];
-        const int64_t byte_off = sp->offset * (int64_t)elsize;
-        for (int k = 0; k < n_slots; k++) {
-            char *b = base[(int64_t)k * nt + sp->tensor];
-            ptr[k] = (b && !((fixed_mask >> k) & 1u)) ? b + byte_off : b;
-        }
         double *st = pipe->stats ? pipe->stats + s * FO_OUT_WIDTH : NULL;
-        pp[0] = ptr[0];
-        pp[1] = ptr[gs];
-        if (fl & (FO_PIPE_TRANSFORM | FO_PIPE_STATS | FO_PIPE_GSTATS)) pipe->pre(&pipe->h, pp, sp, st);
-        if ((fl & FO_PIPE_TRANSFORM) && ptr[gs]) ptr[gs] = pp[2];
-        fn(h, ptr, sp, out ? out + s * FO_OUT_WIDTH : NULL);
-        if (fl & (FO_PIPE_STATS | FO_PIPE_AVERAGE)) {
-            char *a = pipe->avg_base ? pipe->avg_base[sp->tensor] : NULL;
+        char *avg = pipe->avg_base ? pipe->avg_base[sp->tensor] : NULL;
+        for (int64_t o = 0; o < sp->n; o += sub) {
+            const fo_span piece = {sp->tensor, sp->offset + o, sp->n - o < sub ? sp->n - o : sub};
+            const int64_t byte_off = piece.offset * (int64_t)elsize;
+            double part[FO_OUT_WIDTH] = {0, 0, 0, 0};
+            for (int k = 0; k < n_slots; k++) {
+                char *b = base[(int64_t)k * nt + sp->tensor];
+                ptr[k] = (b && !((fixed_mask >> k) & 1u)) ? b + byte_off : b;
+            }
+            pp[0] = ptr[0];
             pp[1] = ptr[gs];
-            pp[4] = a ? a + byte_off : NULL;
-            pipe->post(&pipe->h, pp, sp, st);
+            if (do_pre) pipe->pre(&pipe->h, pp, &piece, part);
+            if ((fl & FO_PIPE_TRANSFORM) && ptr[gs]) ptr[gs] = pp[2];
+            fn(h, ptr, &piece, out ? out + s * FO_OUT_WIDTH : NULL);
+            if (do_post) {
+                pp[1] = ptr[gs];
+                pp[4] = avg ? avg + byte_off : NULL;
+                pipe->post(&pipe->h, pp, &piece, part);
+            }
+            if (st)
+                for (int k = 0; k < FO_OUT_WIDTH; k++) st[k] += part[k];
         }
     }
 }
@@ -142,10 +155,11 @@ int fo_run(const fo_plan *plan, fo_kernel_fn fn, const fo_hyper *h, char *const 
     if (nt > n_chunks) nt = (int)n_chunks;
     if (nt < 1) nt = 1;
 
-    /* Pipe scratch: two spans per thread, on 64-byte lines, allocated before
+    /* Pipe scratch: two (sub-)spans per thread, on 64-byte lines, allocated before
      * anything is written so a failure leaves every array as it was. */
     char *scratch = NULL, *scratch_mem = NULL;
-    const size_t per_thread = (size_t)2 * FO_BLOCK * (size_t)elsize;
+    const int64_t sub = out ? FO_BLOCK : FO_PIPE_SUB;
+    const size_t per_thread = (size_t)2 * (size_t)sub * (size_t)elsize;
     if (pipe) {
         scratch_mem = (char *)malloc(per_thread * (size_t)nt + 64);
         if (scratch_mem == NULL) return -1;
@@ -161,7 +175,7 @@ int fo_run(const fo_plan *plan, fo_kernel_fn fn, const fo_hyper *h, char *const 
 #endif
         if (pipe) {
             for (int64_t c = 0; c < n_chunks; c++)
-                run_chunk_pipe(plan, c, fn, h, base, n_slots, elsize, fixed_mask, out, pipe, scratch);
+                run_chunk_pipe(plan, c, fn, h, base, n_slots, elsize, fixed_mask, out, pipe, scratch, sub);
         } else {
             for (int64_t c = 0; c < n_chunks; c++) run_chunk(plan, c, fn, h, base, n_slots, elsize, fixed_mask, out);
         }
@@ -182,7 +196,7 @@ int fo_run(const fo_plan *plan, fo_kernel_fn fn, const fo_hyper *h, char *const 
             char *mine = scratch + per_thread * (size_t)omp_get_thread_num();
 #pragma omp for schedule(dynamic, 1)
             for (int64_t c = 0; c < n_chunks; c++)
-                run_chunk_pipe(plan, c, fn, h, base, n_slots, elsize, fixed_mask, out, pipe, mine);
+                run_chunk_pipe(plan, c, fn, h, base, n_slots, elsize, fixed_mask, out, pipe, mine, sub);
         } else {
 #pragma omp for schedule(dynamic, 1)
             for (int64_t c = 0; c < n_chunks; c++) run_chunk(plan, c, fn, h, base, n_slots, elsize, fixed_mask, out);
