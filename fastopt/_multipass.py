@@ -1,9 +1,11 @@
 """Helpers of the rules that reduce per tensor (LAMB, LARS) or over all params (SAM).
 
 A reducing kernel writes ``OUT_WIDTH`` doubles per span (see csrc/fastopt.h);
-inside a span it accumulates in double with 8 lane accumulators (element k to
-lane k % 8, lanes combined as ((l0+l1)+(l2+l3))+((l4+l5)+(l6+l7)), then the
-tail one by one), the same on every ISA. Here the spans of each tensor are
+inside a span it accumulates in double with L lane accumulators (element k to
+lane k % L, lanes combined by a tree of adjacent pairs, for L = 8
+((l0+l1)+(l2+l3))+((l4+l5)+(l6+l7)), then the tail one by one), the same on
+every ISA. L is 8 for SAM and Adafactor and 32 for LAMB and LARS (whose
+passes would otherwise wait on the adder's latency). Here the spans of each tensor are
 summed in span order with one ``np.add.reduceat``: results depend on neither
 the thread count nor the ISA. :func:`ref_sum_sq` reproduces the whole order
 in NumPy for the reference implementations, so the tests can be bitwise.
@@ -67,12 +69,14 @@ def combine(values, starts):
     return np.add.reduceat(np.ascontiguousarray(values, dtype=np.float64), np.asarray(starts, dtype=np.intp))
 
 
-def lanes8(sq):
-    """Sum of a 1-D float64 array in the kernels' in-span order."""
-    nb = sq.size - sq.size % 8
+def lane_sum(sq, lanes=8):
+    """Sum of a 1-D float64 array in the kernels' in-span order with `lanes` lanes."""
+    nb = sq.size - sq.size % lanes
     if nb:
-        la = np.cumsum(sq[:nb].reshape(-1, 8), axis=0)[-1]
-        t = ((la[0] + la[1]) + (la[2] + la[3])) + ((la[4] + la[5]) + (la[6] + la[7]))
+        la = np.cumsum(sq[:nb].reshape(-1, lanes), axis=0)[-1]
+        while la.size > 1:
+            la = la[0::2] + la[1::2]
+        t = la[0]
     else:
         t = np.float64(0.0)
     for x in sq[nb:]:
@@ -80,11 +84,16 @@ def lanes8(sq):
     return t
 
 
-def ref_sum_sq(x):
+def lanes8(sq):
+    """Sum of a 1-D float64 array in the 8-lane kernels' in-span order."""
+    return lane_sum(sq, 8)
+
+
+def ref_sum_sq(x, lanes=8):
     """Sum of squares (in double) of a tensor's values, exactly as the kernels
-    and the span combination compute it."""
+    (with `lanes` lane accumulators) and the span combination compute it."""
     x = np.asarray(x).reshape(-1).astype(np.float64)
-    vals = [lanes8(x[o:o + BLOCK] * x[o:o + BLOCK]) for o in range(0, x.size, BLOCK)]
+    vals = [lane_sum(x[o:o + BLOCK] * x[o:o + BLOCK], lanes) for o in range(0, x.size, BLOCK)]
     if not vals:
         return 0.0
     return float(combine(np.array(vals), [0])[0])
