@@ -85,8 +85,8 @@ class LAMB(Optimizer):
     def _scalars(self, group, step):
         b1, b2 = (float(b) for b in group["betas"])
         wd = float(group["weight_decay"])
-        return (-1.0 if group["maximize"] else 1.0, 1.0 - b1, b1, 1.0 - b2, b2, 1.0 - b1 ** step,
-                1.0 - b2 ** step, float(group["eps"]), wd, -float(group["lr"])), (2 if wd != 0 else 0)
+        return (-1.0 if group["maximize"] else 1.0, 1.0 - b1, b1, 1.0 - b2, b2, 1.0 / (1.0 - b1 ** step),
+                1.0 / (1.0 - b2 ** step), float(group["eps"]), wd, -float(group["lr"])), (2 if wd != 0 else 0)
 
     def _run_plan(self, plan, group, step, n_threads):
         scalars, flags = self._scalars(group, step)

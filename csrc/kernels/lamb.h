@@ -9,34 +9,50 @@
  *     g  = sign * g                               sign = -1 when maximize
  *     m  = (1 - beta1) * g + beta1 * m            optax's update_moment order
  *     v  = (1 - beta2) * (g * g) + beta2 * v
- *     u  = (m / bc1) / (sqrt(v / bc2) + eps)      bc_k = 1 - beta_k^t; eps outside the sqrt
+ *     u  = (m * ibc1) / (sqrt(v * ibc2) + eps)    ibc_k = 1 / (1 - beta_k^t), rounded to T;
+ *                                                 eps outside the sqrt
  *     u  = u + wd * p                             if wd != 0 (flags bit1)
- *     out[0] += p^2, out[1] += u^2                in double, 8 lane accumulators
+ *     out[0] += p^2, out[1] += u^2                in double, 32 lane accumulators
  *   between the passes, in Python (double, per tensor, spans summed in order):
  *     r = ||p|| / ||u||, or 1 when ||p|| == 0 or ||u|| == 0
  *   pass 2 (flags bit0 = 1, applies):
- *     u  = (m / bc1) / (sqrt(v / bc2) + eps) [+ wd * p]   recomputed from the stored m, v
+ *     u  = (m * ibc1) / (sqrt(v * ibc2) + eps) [+ wd * p]   recomputed from the stored m, v
  *     p  = p + (u * r) * (-lr)
  *
  * u is never stored: recomputing it in pass 2 from m and v costs less memory
- * traffic than writing it in pass 1 and reading it back.
+ * traffic than writing it in pass 1 and reading it back. The bias corrections
+ * multiply by their reciprocals (optax divides m and v by bc1, bc2): one
+ * division and one square root per element and pass instead of three
+ * divisions, which keeps both passes memory-bound in float64 (a division
+ * costs as much as the memory traffic of an element there).
  *
- * Reduction order (identical on every ISA, reproduced by fastopt.reference):
- * element k of a span goes to lane k % 8 for k < n - n % 8, the lanes are
- * combined as ((l0 + l1) + (l2 + l3)) + ((l4 + l5) + (l6 + l7)), then the
- * tail elements are added one by one.
+ * Reduction order (identical on every ISA, reproduced by
+ * fastopt._multipass.ref_sum_sq(x, lanes=32)): element k of a span goes to
+ * lane k % 32 for k < n - n % 32; the lanes are combined by a tree of
+ * adjacent pairs (l[j] = l[2j] + l[2j+1], 32 -> 16 -> ... -> 1), then the
+ * tail elements are added one by one. 32 lanes, not 8: each lane is one
+ * dependent chain of additions, and with 8 lanes (one 512-bit register of
+ * doubles) the pass waited on the adder's latency instead of memory.
  *
  * Slots:      0 p (rw), 1 g (r, pass 1 only), 2 m (rw), 3 v (rw)
  * Scalars:    s[0] sign, s[1] 1-beta1, s[2] beta1, s[3] 1-beta2, s[4] beta2,
- *             s[5] bc1, s[6] bc2, s[7] eps, s[8] wd, s[9] -lr
+ *             s[5] 1/bc1, s[6] 1/bc2, s[7] eps, s[8] wd, s[9] -lr
  * Per tensor: [0] trust ratio r (pass 2)
  * Flags:      bit0 apply pass, bit1 weight decay
  * Out:        out[0] sum p^2, out[1] sum u^2 (pass 1)
  * Bytes per element moved: pass 1 reads p g m v, writes m v (6·sizeof(T));
  *   pass 2 reads p m v, writes p (4·sizeof(T)): 10·sizeof(T), 40 B in float32.
  */
-#ifndef FO_LANES8_SUM
-#define FO_LANES8_SUM(a) ((((a)[0] + (a)[1]) + ((a)[2] + (a)[3])) + (((a)[4] + (a)[5]) + ((a)[6] + (a)[7])))
+#ifndef FO_LANES32_HELPERS
+#define FO_LANES32_HELPERS
+#define FO_LANES32 32
+/* Combine 32 lane sums by a tree of adjacent pairs (overwrites a). */
+static inline __attribute__((always_inline)) double fo_lanes32_sum(double *a)
+{
+    for (int w = FO_LANES32 / 2; w >= 1; w /= 2)
+        for (int j = 0; j < w; j++) a[j] = a[2 * j] + a[2 * j + 1];
+    return a[0];
+}
 #endif
 
 FO_INLINE void FO_FN(lamb_reduce_loop)(const fo_hyper *h, char *const *ptr, const int64_t n, const int wdf,
@@ -47,31 +63,31 @@ FO_INLINE void FO_FN(lamb_reduce_loop)(const fo_hyper *h, char *const *ptr, cons
     T *FO_RESTRICT m = (T *)ptr[2];
     T *FO_RESTRICT v = (T *)ptr[3];
     const T sign = (T)h->s[0], omb1 = (T)h->s[1], b1 = (T)h->s[2], omb2 = (T)h->s[3], b2 = (T)h->s[4];
-    const T bc1 = (T)h->s[5], bc2 = (T)h->s[6], eps = (T)h->s[7], wd = (T)h->s[8];
-    double aw[8] = {0, 0, 0, 0, 0, 0, 0, 0}, au[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-    const int64_t nb = n - n % 8;
-    for (int64_t i = 0; i < nb; i += 8) {
-        for (int j = 0; j < 8; j++) {
+    const T ibc1 = (T)h->s[5], ibc2 = (T)h->s[6], eps = (T)h->s[7], wd = (T)h->s[8];
+    double aw[FO_LANES32] = {0}, au[FO_LANES32] = {0};
+    const int64_t nb = n - n % FO_LANES32;
+    for (int64_t i = 0; i < nb; i += FO_LANES32) {
+        for (int j = 0; j < FO_LANES32; j++) {
             const T gi = sign * g[i + j];
             const T mi = omb1 * gi + b1 * m[i + j];
             const T vi = omb2 * (gi * gi) + b2 * v[i + j];
             m[i + j] = mi;
             v[i + j] = vi;
-            T u = (mi / bc1) / (FO_T_SQRT(vi / bc2) + eps);
+            T u = (mi * ibc1) / (FO_T_SQRT(vi * ibc2) + eps);
             if (wdf) u = u + wd * p[i + j];
             const double dp = (double)p[i + j], du = (double)u;
             aw[j] += dp * dp;
             au[j] += du * du;
         }
     }
-    double sw = FO_LANES8_SUM(aw), su = FO_LANES8_SUM(au);
+    double sw = fo_lanes32_sum(aw), su = fo_lanes32_sum(au);
     for (int64_t i = nb; i < n; i++) {
         const T gi = sign * g[i];
         const T mi = omb1 * gi + b1 * m[i];
         const T vi = omb2 * (gi * gi) + b2 * v[i];
         m[i] = mi;
         v[i] = vi;
-        T u = (mi / bc1) / (FO_T_SQRT(vi / bc2) + eps);
+        T u = (mi * ibc1) / (FO_T_SQRT(vi * ibc2) + eps);
         if (wdf) u = u + wd * p[i];
         const double dp = (double)p[i], du = (double)u;
         sw += dp * dp;
@@ -87,9 +103,9 @@ FO_INLINE void FO_FN(lamb_apply_loop)(const fo_hyper *h, char *const *ptr, const
     T *FO_RESTRICT p = (T *)ptr[0];
     const T *FO_RESTRICT m = (const T *)ptr[2];
     const T *FO_RESTRICT v = (const T *)ptr[3];
-    const T bc1 = (T)h->s[5], bc2 = (T)h->s[6], eps = (T)h->s[7], wd = (T)h->s[8], neg_lr = (T)h->s[9];
+    const T ibc1 = (T)h->s[5], ibc2 = (T)h->s[6], eps = (T)h->s[7], wd = (T)h->s[8], neg_lr = (T)h->s[9];
     for (int64_t i = 0; i < n; i++) {
-        T u = (m[i] / bc1) / (FO_T_SQRT(v[i] / bc2) + eps);
+        T u = (m[i] * ibc1) / (FO_T_SQRT(v[i] * ibc2) + eps);
         if (wdf) u = u + wd * p[i];
         p[i] = p[i] + (u * r) * neg_lr;
     }

@@ -48,6 +48,24 @@ class BenchRule:
         torch: name of the torch.optim class, or None.
         torch_kwargs: extra/overriding keyword arguments for torch only.
         description: one line for the report.
+        elements: array elements moved per parameter per step when the rule is
+            not one elementwise pass (a number or ``f(kwargs)``); the (k, j)
+            pattern then only picks the in-place probe it is quoted against.
+        touched: fraction of the parameter elements a step touches (row-sparse
+            rules: GB/s and bytes count the touched rows only).
+        layout: ``f(shape) -> shape`` for rules that need matrices (Muon,
+            factored Adafactor, row-sparse SparseAdam): params and grads are
+            viewed in that shape by every implementation.
+        drive: how a step is fed: ``"grads"`` (``step(grads)``), ``"closure"``
+            (``step(closure)``, the closure returns the round's precomputed
+            grads), ``"sparse"`` (one :class:`fastopt.RowSparseGrad` per
+            param over a fixed set of rows), ``"hessian"`` (``step(grads,
+            hessian_diag)`` with a positive diagonal derived from the grads).
+        wrap: ``f(base_optimizer) -> optimizer`` for wrappers (SAM, Lookahead);
+            ``cls``/``kwargs`` then describe the base optimizer.
+        prime: optimizer steps run when an implementation is built, on its own
+            random grads (LBFGS: fill the history so every timed step does the
+            same work).
     """
     name: str
     cls: type
@@ -58,6 +76,12 @@ class BenchRule:
     torch: str = None
     torch_kwargs: dict = field(default_factory=dict)
     description: str = ""
+    elements: object = None
+    touched: float = 1.0
+    layout: object = None
+    drive: str = "grads"
+    wrap: object = None
+    prime: int = 0
 
     # -- traffic -------------------------------------------------------------
     def pattern(self):
@@ -66,29 +90,54 @@ class BenchRule:
         j = self.writes(self.kwargs) if callable(self.writes) else self.writes
         return int(k), int(j)
 
-    def elements(self):
-        """Array elements moved per parameter per step (reads + writes)."""
+    def elements_per_param(self):
+        """Array elements moved per touched parameter per step (reads + writes)."""
+        if self.elements is not None:
+            return float(self.elements(self.kwargs) if callable(self.elements) else self.elements)
         k, j = self.pattern()
         return k + j
 
     def bytes_per_element(self, dtype):
-        """Bytes moved per parameter per step in `dtype`."""
-        return self.elements() * _itemsize(dtype)
+        """Bytes moved per touched parameter per step in `dtype`."""
+        return self.elements_per_param() * _itemsize(dtype)
 
     def bytes_per_step(self, dtype, n_params):
-        return self.bytes_per_element(dtype) * int(n_params)
+        touched = int(round(int(n_params) * self.touched))
+        extra = 0
+        if self.drive == "sparse":   # one int64 row id per touched row
+            extra = 8 * len(_sparse_rows(_layout_shape(self, (int(n_params),)), self.touched))
+        return int(self.bytes_per_element(dtype) * touched) + extra
 
     # -- implementations -----------------------------------------------------
+    def _views(self, arrays):
+        if self.layout is None:
+            return list(arrays)
+        return [a.reshape(self.layout(a.shape)) for a in arrays]
+
     def make_fastopt(self, params, n_threads):
-        return self.cls(params, n_threads=n_threads, **self.kwargs)
+        params = self._views(params)
+        if self.wrap is not None:
+            opt = self.wrap(self.cls(params, n_threads=n_threads, **self.kwargs))
+        else:
+            opt = self.cls(params, n_threads=n_threads, **self.kwargs)
+        self._prime(opt, params, self.fastopt_step)
+        return opt
 
     def make_reference(self, params):
         if self.reference is None:
             return None
-        return self.reference(params, **self.kwargs)
+        params = self._views(params)
+        opt = self.reference(params, **self.kwargs)
+        self._prime(opt, params, self.reference_step)
+        return opt
 
     def make_torch(self, tparams, variant):
-        """torch.optim peer over `tparams`; variant is 'fused', 'foreach' or 'forloop'."""
+        """torch.optim peer over `tparams`; variant is 'fused', 'foreach' or 'forloop'.
+        Classes without fused/foreach implementations (LBFGS, SparseAdam, Muon)
+        run as 'forloop' only; asking them for 'fused' or 'foreach' raises
+        TypeError (the runner skips the peer)."""
+        import inspect
+
         import torch
 
         if self.torch is None:
@@ -96,15 +145,131 @@ class BenchRule:
         cls = getattr(torch.optim, self.torch)
         kw = dict(self.kwargs)
         kw.update(self.torch_kwargs)
-        if variant == "fused":
-            kw.update(fused=True)
-        elif variant == "foreach":
-            kw.update(foreach=True)
+        accepted = inspect.signature(cls.__init__).parameters
+        if variant in ("fused", "foreach"):
+            if variant not in accepted:
+                raise TypeError(f"torch.optim.{self.torch} has no {variant} implementation")
+            kw[variant] = True
         elif variant == "forloop":
-            kw.update(foreach=False)
+            if "foreach" in accepted:
+                kw.update(foreach=False)
         else:
             raise ValueError(f"unknown torch variant {variant!r}")
-        return cls(tparams, **kw)
+        if self.layout is not None:
+            tparams = [t.view(self.layout(tuple(t.shape))) for t in tparams]
+        opt = cls(tparams, **kw)
+        if self.prime:
+            rng = np.random.default_rng(1)
+            for _ in range(self.prime):
+                tg = [torch.from_numpy((rng.standard_normal(t.shape) * 1e-2).astype(t.numpy().dtype))
+                      for t in tparams]
+                self.torch_prepare(opt, tg)
+                self.torch_step(opt)
+        return opt
+
+    def _prime(self, opt, params, step):
+        if not self.prime:
+            return
+        rng = np.random.default_rng(1)
+        for _ in range(self.prime):
+            step(opt, [(rng.standard_normal(p.shape) * 1e-2).astype(p.dtype) for p in params])
+
+    # -- one step of each implementation (the runner calls these) --------------
+    def inputs(self, grads):
+        """What this rule's step takes for one gradient set, built once per set."""
+        hit = _INPUTS.get(id(grads))
+        if hit is not None and hit[0] is grads and hit[1] == self.name:
+            return hit[2]
+        g = self._views(grads)
+        if self.drive == "sparse":
+            out = []
+            for a in g:
+                rows = _sparse_rows(a.shape, self.touched)
+                out.append(fastopt.RowSparseGrad(rows, np.ascontiguousarray(a[rows])))
+            res = out
+        elif self.drive == "hessian":
+            res = (g, [a * a + a.dtype.type(1e-4) for a in g])
+        else:
+            res = g
+        if len(_INPUTS) > 16:
+            _INPUTS.clear()
+        _INPUTS[id(grads)] = (grads, self.name, res)
+        return res
+
+    def fastopt_step(self, opt, grads):
+        x = self.inputs(grads)
+        if self.drive == "closure":
+            opt.step(lambda: (0.0, x))
+        elif self.drive == "hessian":
+            opt.step(x[0], x[1])
+        else:
+            opt.step(x)
+
+    def reference_step(self, opt, grads):
+        x = self.inputs(grads)
+        if self.drive == "hessian":
+            opt.step(x[0], x[1])
+        else:
+            opt.step(x)
+
+    def torch_prepare(self, opt, tgrads):
+        """Bind one gradient set (torch tensors sharing the NumPy sets' memory)."""
+        import torch
+
+        params = [p for grp in opt.param_groups for p in grp["params"]]
+        if self.drive == "sparse":
+            for p, tg in zip(params, tgrads):
+                rows = _sparse_rows(tuple(p.shape), self.touched)
+                vals = tg.view(tuple(p.shape))[torch.from_numpy(rows)]
+                p.grad = torch.sparse_coo_tensor(torch.from_numpy(rows)[None], vals, tuple(p.shape)).coalesce()
+        else:
+            for p, tg in zip(params, tgrads):
+                p.grad = tg.view(tuple(p.shape))
+
+    def torch_step(self, opt):
+        if self.drive == "closure":
+            import torch
+
+            zero = torch.zeros(())
+            opt.step(lambda: zero)   # the grads bound by torch_prepare stay in place
+        else:
+            opt.step()
+
+
+_INPUTS = {}
+_ROWS = {}
+
+
+def _layout_shape(rule, shape):
+    return tuple(rule.layout(tuple(shape))) if rule.layout is not None else tuple(shape)
+
+
+def _sparse_rows(shape, fraction):
+    """A fixed, seeded, sorted set of round(fraction * rows) distinct row ids."""
+    key = (tuple(shape), fraction)
+    if key not in _ROWS:
+        n = int(shape[0]) if len(shape) else 1
+        k = max(1, int(round(n * fraction)))
+        _ROWS[key] = np.sort(np.random.default_rng(2).choice(n, size=min(k, n), replace=False)).astype(np.int64)
+    return _ROWS[key]
+
+
+def _matrix(cols):
+    """Layout: a 1-D workload tensor as rows x `cols` (other shapes unchanged)."""
+    def layout(shape):
+        if len(shape) == 1 and shape[0] % cols == 0 and shape[0] >= cols:
+            return (shape[0] // cols, cols)
+        return tuple(shape)
+    return layout
+
+
+def _wide(rows):
+    """Layout: a 1-D workload tensor as `rows` x N (Muon: the Newton-Schulz cost grows with min(shape))."""
+    def layout(shape):
+        if len(shape) == 1 and shape[0] % rows == 0 and shape[0] >= rows:
+            return (rows, shape[0] // rows)
+        return tuple(shape)
+    return layout
 
 
 RULES = {}
@@ -184,3 +349,41 @@ register(BenchRule("lamb", fastopt.LAMB, dict(lr=1e-3), reads=6, writes=4, refer
                    description="LAMB, 2 passes: (p, g, m, v -> m, v) + (p, m, v -> p) = 10 elements"))
 register(BenchRule("lars", fastopt.LARS, dict(lr=1e-2), reads=4, writes=3, reference=reference.LARS,
                    description="LARS, 2 passes: (p, g) + (p, g, b -> p, b) = 7 elements"))
+
+
+# ---- rules that are not a single elementwise pass ----------------------------
+# Their byte counts are those of their own passes (docs/optimizers.md); the (k, j)
+# pattern only picks the in-place probe their rate is compared with.
+def _lbfgs_elements(kw):
+    # steady state, fixed step, full history of m pairs: GATHER 2 + HIST 7 + NEG 2
+    # + m (DOT 2 + AXPY 3) + SCALE 2 + m (DOT 2 + AXPY 3) + g.d 2 + STEP 3
+    return 18 + 10 * int(kw["history_size"])
+
+
+register(BenchRule("lbfgs", fastopt.LBFGS, dict(lr=0.1, max_iter=1, history_size=4), reads=2, writes=1,
+                   elements=_lbfgs_elements, drive="closure", prime=5, torch="LBFGS",
+                   description="LBFGS, max_iter=1, fixed step, history 4 (full): 58 flat-vector elements "
+                               "(one closure call; two-loop recursion of DOT/AXPY passes); probe r2w1"))
+register(BenchRule("muon", fastopt.Muon, dict(lr=2e-2), reads=4, writes=3, elements=7, layout=_wide(64),
+                   reference=reference.Muon, torch="Muon",
+                   description="Muon on 64 x N matrices: GB/s counts the 7 elementwise elements only "
+                               "(momentum pass r g B w B U, update pass r p O w p); the 5 Newton-Schulz "
+                               "iterations (matmuls) dominate the step"))
+register(BenchRule("sparse-adam", fastopt.SparseAdam, dict(lr=1e-3), reads=4, writes=3, touched=1 / 8,
+                   layout=_matrix(64), drive="sparse", reference=reference.SparseAdam, torch="SparseAdam",
+                   description="SparseAdam, rows of 64, 1/8 of the rows touched: 28 B per touched float32 "
+                               "element + 8 B per row id; GB/s over the touched rows"))
+register(BenchRule("diag-lm", fastopt.DiagonalLM, dict(lr=1e-3), reads=3, writes=1, drive="hessian",
+                   reference=reference.DiagonalLM,
+                   description="DiagonalLM, step(grads, hessian_diag): read p, g, h; write p"))
+register(BenchRule("adafactor", fastopt.Adafactor, dict(lr=1e-2), reads=2, writes=1, elements=5,
+                   layout=_matrix(4096), reference=reference.Adafactor, torch="Adafactor",
+                   description="Adafactor on N x 4096 matrices (factored): read p; read g; read p, g, write p "
+                               "= 5 elements (row/col statistics are O(N + 4096)); probe r2w1"))
+register(BenchRule("sam", fastopt.Adam, dict(lr=1e-3), reads=4, writes=3, elements=14, drive="closure",
+                   wrap=lambda base: fastopt.SAM(base, rho=0.05),
+                   description="SAM around Adam, closure called twice: Adam's 7 elements + norm 1 + "
+                               "perturb 4 + restore 2 = 14; probe r4w3"))
+register(BenchRule("lookahead", fastopt.Adam, dict(lr=1e-3), reads=4, writes=3, elements=7 + 4 / 5,
+                   wrap=lambda base: fastopt.Lookahead(base, k=5, alpha=0.5),
+                   description="Lookahead(k=5) around Adam: Adam's 7 elements + 4 per sync / 5 steps; probe r4w3"))

@@ -212,24 +212,26 @@ class FastoptImpl(_Impl):
 
     def __init__(self, rule, params, gsets, threads):
         self.threads = threads
+        self.rule = rule
         self.params = [np.array(p) for p in params]
         self.opt = rule.make_fastopt(self.params, threads)
         self.gsets = gsets
 
     def step(self, r):
-        self.opt.step(self.gsets[r % len(self.gsets)])
+        self.rule.fastopt_step(self.opt, self.gsets[r % len(self.gsets)])
 
 
 class NumpyImpl(_Impl):
     name = "numpy"
 
     def __init__(self, rule, params, gsets):
+        self.rule = rule
         self.params = [np.array(p) for p in params]
         self.opt = rule.make_reference(self.params)
         self.gsets = gsets
 
     def step(self, r):
-        self.opt.step(self.gsets[r % len(self.gsets)])
+        self.rule.reference_step(self.opt, self.gsets[r % len(self.gsets)])
 
 
 class TorchImpl(_Impl):
@@ -240,15 +242,15 @@ class TorchImpl(_Impl):
         self.name = f"torch-{variant}"
         self.threads = threads
         self.params = [torch.from_numpy(np.array(p)) for p in params]
+        self.rule = rule
         self.opt = rule.make_torch(self.params, variant)
         self.tgsets = tgsets
 
     def prepare(self, r):
-        for p, g in zip(self.params, self.tgsets[r % len(self.tgsets)]):
-            p.grad = g
+        self.rule.torch_prepare(self.opt, self.tgsets[r % len(self.tgsets)])
 
     def step(self, r):
-        self.opt.step()
+        self.rule.torch_step(self.opt)
 
 
 class ProbeImpl(_Impl):

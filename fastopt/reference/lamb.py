@@ -4,8 +4,12 @@ scale_by_trust_ratio, scale_by_learning_rate) op order, norms in double.
     g = -g if maximize
     m = (1 - b1) * g + b1 * m
     v = (1 - b2) * (g * g) + b2 * v
-    u = (m / bc1) / (sqrt(v / bc2) + eps) [+ wd * p],  bc_k = 1 - b_k^t
-    r = ||p|| / ||u||  (1 if either is 0; sums of squares in double, kernel order)
+    u = (m * ibc1) / (sqrt(v * ibc2) + eps) [+ wd * p],  ibc_k = T(1 / (1 - b_k^t))
+    r = ||p|| / ||u||  (1 if either is 0; sums of squares in double, the kernel's 32-lane order)
+
+optax divides m and v by the bias corrections; here (and in the kernel) they
+are multiplied by the reciprocals rounded to the param dtype, the same
+formula with one rounding more (within 1 ulp of optax's m_hat, v_hat).
     p = p + (u * r) * (-lr)
 """
 import numpy as np
@@ -32,8 +36,8 @@ class LAMB(ReferenceOptimizer):
             g = -g
         m[...] = T(1.0 - b1) * g + T(b1) * m
         v[...] = T(1.0 - b2) * (g * g) + T(b2) * v
-        u = (m / T(1.0 - b1 ** t)) / (np.sqrt(v / T(1.0 - b2 ** t)) + T(eps))
+        u = (m * T(1.0 / (1.0 - b1 ** t))) / (np.sqrt(v * T(1.0 / (1.0 - b2 ** t))) + T(eps))
         if wd != 0:
             u = u + T(wd) * p
-        r = float(safe_ratio(np.sqrt(ref_sum_sq(p)), np.sqrt(ref_sum_sq(u))))
+        r = float(safe_ratio(np.sqrt(ref_sum_sq(p, 32)), np.sqrt(ref_sum_sq(u, 32))))
         p[...] = p + (u * T(r)) * T(-lr)

@@ -1,7 +1,8 @@
 """LARS reference: trust ratio from double norms (kernel reduction order), then
 torch.optim.SGD's momentum op order.
 
-    r = (||p|| / (||g|| + wd ||p|| + eps)) * trust_coefficient   (1 if a norm is 0; not when excluded)
+    r = (||p|| / (||g|| + wd ||p|| + eps)) * trust_coefficient   (1 if a norm is 0; not when excluded;
+        sums of squares in double in the kernel's 32-lane order)
     d = (sign * g + wd * p) * r
     b = d (first) or momentum * b + (1 - dampening) * d;  d = d + momentum * b (nesterov) or b
     p = p + (-lr) * d
@@ -25,7 +26,7 @@ class LARS(ReferenceOptimizer):
         if wd != 0:
             d = d + T(wd) * p
         if not h["lars_exclude"]:
-            r = float(lars_ratio(ref_sum_sq(p), ref_sum_sq(g), h["trust_coefficient"], wd, h["eps"]))
+            r = float(lars_ratio(ref_sum_sq(p, 32), ref_sum_sq(g, 32), h["trust_coefficient"], wd, h["eps"]))
             d = d * T(r)
         mu = h["momentum"]
         if mu != 0:
