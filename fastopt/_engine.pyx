@@ -19,6 +19,8 @@ cimport numpy as cnp
 from libc.stdint cimport int64_t, uintptr_t
 from libc.stdlib cimport malloc, free
 from libc.string cimport memset
+from cpython.list cimport PyList_GET_ITEM
+from cpython.ref cimport PyObject
 
 cnp.import_array()
 
@@ -105,8 +107,27 @@ cdef extern from *:
                 __builtin_prefetch(PyArray_DIMS((PyArrayObject *)o));
         }
     }
+
+    /* The fast check of one per-step array (a borrowed reference; no Python
+     * code runs, no reference count is touched): its data if it is a native,
+     * C-contiguous ndarray of type `typenum` and shape dims[0..nd), else NULL
+     * (the caller then checks it in full, raising or copying as needed). */
+    static inline char *fo_bind_fast(PyObject *o, int typenum, int nd, const npy_intp *dims) {
+        if (Py_TYPE(o) != &PyArray_Type && !PyObject_TypeCheck(o, &PyArray_Type))
+            return NULL;
+        PyArrayObject *a = (PyArrayObject *)o;
+        if (PyArray_TYPE(a) != typenum || !PyArray_IS_C_CONTIGUOUS(a) || !PyArray_ISNOTSWAPPED(a)
+                || PyArray_NDIM(a) != nd)
+            return NULL;
+        const npy_intp *d = PyArray_DIMS(a);
+        for (int k = 0; k < nd; k++)
+            if (d[k] != dims[k])
+                return NULL;
+        return PyArray_BYTES(a);
+    }
     """
     void fo_bind_prefetch(list lst, Py_ssize_t n, Py_ssize_t t)
+    char *fo_bind_fast(PyObject *o, int typenum, int nd, const cnp.npy_intp *dims)
 
 # ---------------------------------------------------------------- constants
 BLOCK = FO_BLOCK
@@ -486,52 +507,47 @@ cdef class Plan:
         self.is_bound[slot] = False
         if len(arrays) != self.n:
             raise ValueError(f"{what}: expected {self.n} arrays, got {len(arrays)}")
-        cdef Py_ssize_t t, k, hint = -1, j
-        cdef int nd
-        cdef bint ok
-        cdef cnp.ndarray a
-        cdef cnp.npy_intp *da
-        cdef cnp.npy_intp *dp
-        cdef uintptr_t lo, hi
+        cdef Py_ssize_t t, hint = -1, j
+        cdef char *data
+        cdef uintptr_t lo
         cdef char **row = self.base + slot * self.n
-        cdef list keep = list(arrays)   # the bound arrays stay alive until run()
+        cdef list items = arrays
+        cdef list keep = None       # the bound arrays, kept alive until run()
         cdef list missing = []
         for t in range(self.n):
             # Fast path, the common case: a native, C-contiguous ndarray of the
-            # param's dtype and shape that overlaps nothing the step writes.
-            # Anything else (None, conversions, copies, errors) takes the slow
-            # path, which checks again from scratch and raises the errors.
-            fo_bind_prefetch(keep, self.n, t)
-            x = keep[t]
-            ok = False
-            if cnp.PyArray_Check(x):
-                a = <cnp.ndarray>x
-                nd = cnp.PyArray_NDIM(a)
-                if (cnp.PyArray_TYPE(a) == self.typenum and cnp.PyArray_IS_C_CONTIGUOUS(a)
-                        and cnp.PyArray_ISNOTSWAPPED(a) and nd == self.ndims[t]):
-                    da = cnp.PyArray_DIMS(a)
-                    dp = self.dims + self.dims_at[t]
-                    ok = True
-                    for k in range(nd):
-                        if da[k] != dp[k]:
-                            ok = False
-                            break
-                    if ok and writable is not None and self.nbytes[t] > 0:
-                        lo = <uintptr_t>cnp.PyArray_DATA(a)
-                        hi = lo + <uintptr_t>self.nbytes[t]
-                        j = writable.last_before(hi, hint)
-                        hint = j
-                        ok = not (j >= 0 and writable.hi[j] > lo)
-            if ok:
-                row[t] = <char *>cnp.PyArray_DATA(a)
-                continue
-            x = self._bind_slow(t, x, writable, what)
+            # param's dtype and shape that overlaps nothing the step writes,
+            # checked in C on a borrowed reference. Anything else (None,
+            # conversions, copies, errors) takes the slow path, which checks
+            # again from scratch and raises the errors.
+            fo_bind_prefetch(items, self.n, t)
+            data = fo_bind_fast(PyList_GET_ITEM(items, t), self.typenum, self.ndims[t],
+                                self.dims + self.dims_at[t])
+            if data != NULL:
+                if writable is None or self.nbytes[t] == 0:
+                    row[t] = data
+                    continue
+                lo = <uintptr_t>data
+                j = writable.last_before(lo + <uintptr_t>self.nbytes[t], hint)
+                hint = j
+                if not (j >= 0 and writable.hi[j] > lo):
+                    row[t] = data
+                    continue
+            if keep is None:
+                # The slow path runs Python code (np.asarray may call anything):
+                # from here on, iterate over our own copy of the list.
+                keep = items = list(arrays)
+            x = self._bind_slow(t, keep[t], writable, what)
             if x is None:
                 missing.append(t)
                 row[t] = NULL
             else:
                 keep[t] = x
                 row[t] = <char *>cnp.PyArray_DATA(<cnp.ndarray>x)
+        if keep is None:
+            # Copied after the checks, when the array objects are in cache
+            # (copying first would take every cache miss without prefetching).
+            keep = list(arrays)
         self.bound[slot] = keep
         self.is_bound[slot] = True
         return missing
