@@ -44,6 +44,7 @@ def test_quick_test_table_json_png(tmp_path, capsys):
     for rule in rules.DEFAULT_QUICK:
         assert rule in out
     assert "fastopt" in out and "numpy" in out and "10x512 vs 1x5120" in out
+    assert "fixed cost of a step" in out and "subnormals" not in out
     doc = json.loads(js.read_text())
     assert doc["schema"] == "fastopt-bench/1"
     assert doc["config"]["isa_selected"] == fastopt.get_cpu()
@@ -174,3 +175,17 @@ def test_python_dash_m_unknown_command():
     proc = subprocess.run([sys.executable, "-m", "fastopt", "frobnicate"], capture_output=True, text=True,
                           timeout=120, cwd=here)
     assert proc.returncode == 2 and "usage" in proc.stderr
+
+
+def test_overhead_subnormals_busy(tmp_path, capsys):
+    js = tmp_path / "b.json"
+    out, _ = _run(capsys, ["--quick-test", "--no-torch", "--no-numpy", "--no-compare", "--workload", "2^10",
+                           "--threads", "1", "--overhead", "--subnormals", "--busy", "1", "--json", str(js)])
+    assert "1 busy-loop process(es)" in out and "fixed cost of a step" in out and "flush_denormals" in out
+    doc = json.loads(js.read_text())
+    (ov,) = doc["overhead"]
+    assert ov["threads"] == 1 and ov["empty_s"] > 0 and ov["kernel_s"] > 0
+    assert ov["extra_s"] == pytest.approx(ov["step_s"] - ov["kernel_s"])
+    sub = {r["flush_denormals"]: r for r in doc["subnormals"]}
+    assert sub[False]["subnormal_fraction"] > 0.5 and sub[True]["subnormal_fraction"] == 0.0
+    assert any("tiny gradients" in t["target"] for t in doc["targets"])

@@ -415,3 +415,45 @@ def test_load_state_dict_rejects_and_changes_nothing(rule):
             opt.load_state_dict(bad)
         _assert_same_state(before[0], _state_snapshot(opt))
         assert [dict(g) for g in opt.param_groups] == before[1]
+
+
+@pytest.mark.parametrize("where", [0, 1, 17, 150, 299])
+@pytest.mark.parametrize("kind", ["param", "state", "shape", "dtype", "strided"])
+def test_bind_checks_every_grad_of_many(where, kind):
+    """Plan.bind's fast path (hinted overlap search, prefetching ahead) must
+    still find a bad grad anywhere in a long list, and take the slow path for
+    a grad it has to copy."""
+    params = [f32(7) for _ in range(300)]
+    opt = fastopt.Adam(params)
+    grads = [np.full(7, 1e-2, np.float32) for _ in range(300)]
+    opt.step(grads)
+    before = [p.copy() for p in params]
+    bad = list(grads)
+    if kind == "param":
+        bad[where] = params[(where + 1) % 300]
+        exc, regex = ValueError, "shares memory with params"
+    elif kind == "state":
+        bad[where] = opt.state[params[(where * 7) % 300]]["exp_avg_sq"]
+        exc, regex = ValueError, "shares memory with state 'exp_avg_sq'"
+    elif kind == "shape":
+        bad[where] = np.zeros((7, 1), np.float32)
+        exc, regex = ValueError, "shape"
+    elif kind == "dtype":
+        bad[where] = np.zeros(7, np.float64)
+        exc, regex = TypeError, "dtype"
+    else:
+        strided = np.full(14, 1e-2, np.float32)[::2]
+        bad[where] = strided
+        twin = fastopt.Adam([p.copy() for p in params])
+        twin.load_state_dict(copy.deepcopy(opt.state_dict()))
+        opt.step(bad)  # copied to a contiguous temporary: accepted, same result
+        good = list(bad)
+        good[where] = np.ascontiguousarray(strided)
+        twin.step(good)
+        for p, q in zip(params, twin.param_groups[0]["params"]):
+            np.testing.assert_array_equal(p, q)
+        return
+    with pytest.raises(exc, match=fr"grads for params\[{where}\]: {regex}"):
+        opt.step(bad)
+    for p, b in zip(params, before):
+        np.testing.assert_array_equal(p, b)

@@ -5,7 +5,8 @@ Modes:
                   bandwidth at each thread count; SGD-momentum and Adam,
                   float32, on 2^16, 2^20 and 2^24 elements at 1 and N threads,
                   next to the NumPy reference and torch (fused=True,
-                  foreach=True) when installed; 1,000 x 512 vs 1 x 512,000.
+                  foreach=True) when installed; 1,000 x 512 vs 1 x 512,000;
+                  the fixed cost of a step (10 tensors, Python + Cython).
     --full        every registered rule x float32/float64 x every registered
                   workload (single tensors 2^10..2^26, 1,000 x 512,
                   1 x 512,000, ResNet-50, GPT-2 small for float32 Adam) at
@@ -19,6 +20,11 @@ Modes:
 
 Filters (comma-separated lists, any mode): --rule, --dtype, --threads,
 --workload. Outputs: the table on stdout, --json PATH, --png PATH.
+
+Extra measurements: --overhead (on by default unless --workload is given),
+--subnormals (10,000 Adam steps with tiny gradients, flush_denormals off/on;
+on with --full), --busy N (N spinning processes during the run: thread
+scaling with the other cores loaded).
 """
 import argparse
 import sys
@@ -29,7 +35,7 @@ import numpy as np
 import fastopt
 
 from . import report, rules as rules_mod, workloads as wl_mod
-from .runner import Policy, Runner, torch_available
+from .runner import Policy, Runner, busy_loops, measure_overhead, measure_subnormals, torch_available
 
 __all__ = ["main", "build_parser"]
 
@@ -88,6 +94,14 @@ def build_parser():
     p.add_argument("--tools", action="store_true",
                    help="also time clipping, the non-finite guard, telemetry and a fused EMA on a 2^24 Adam "
                         "step as ratios to plain Adam (always on with --full)")
+    p.add_argument("--overhead", dest="overhead", action="store_true", default=None,
+                   help="measure the fixed cost of a step (default unless --workload is given)")
+    p.add_argument("--no-overhead", dest="overhead", action="store_false")
+    p.add_argument("--subnormals", action="store_true",
+                   help="time the first and last 100 of 10,000 Adam steps with tiny gradients, "
+                        "flush_denormals off and on (default with --full)")
+    p.add_argument("--busy", type=int, default=0, metavar="N",
+                   help="run N busy-loop processes during the benchmark (a loaded machine)")
     p.add_argument("--json", metavar="PATH", help="write the results as JSON")
     p.add_argument("--png", metavar="PATH", help="write a roofline plot (needs matplotlib)")
     p.add_argument("--seed", type=int, default=0)
@@ -154,6 +168,9 @@ def _plan(args):
     if args.bw_elements:
         bw_elements = args.bw_elements
     compare = args.compare if args.compare is not None else not explicit_workloads
+    args.run_overhead = args.overhead if args.overhead is not None else not explicit_workloads
+    args.run_subnormals = args.subnormals or args.full
+    args.subnormal_steps = 300 if args.quick_test else 10_000
     args.explicit_compare = bool(args.compare)
     comparisons = []
     if compare:
@@ -187,13 +204,16 @@ def main(argv=None):
     print(report.format_config(cfg), file=out)
     if kw["torch_variants"] and not torch_available():
         print("# torch is not installed: no torch peers", file=out)
+    stop_busy = busy_loops(args.busy) if args.busy > 0 else None
+    if stop_busy is not None:
+        print(f"# {args.busy} busy-loop process(es) running during the benchmark", file=out)
     runner = Runner(log=log, **kw)
     tv = ", ".join(f"torch-{v}" for v in runner.torch_variants) or "none"
     print(f"# peers: {'numpy reference, ' if kw['numpy'] else ''}{tv}; threads {threads}", file=out)
     out.flush()
     rules = [rules_mod.get(n) for n in rule_names]
     explicit_cmp = args.explicit_compare
-    cases, comps, tool_rows = [], [], []
+    cases, comps, overhead, subnormals, tool_rows = [], [], [], [], []
     try:
         patterns = sorted({r.pattern() for r in rules}, key=lambda p: (-p[0], -p[1]))
         bw = runner.measure_bandwidth(patterns, list(range(1, max(threads) + 1)), dtypes)
@@ -224,16 +244,29 @@ def main(argv=None):
                                                     torch=args.full or explicit_cmp or nt == 1))
         if comps:
             print("\n" + report.format_comparisons(comps), file=out)
+        if args.run_overhead:
+            # One thread: the Python + Cython part does not depend on the thread
+            # count, and with more a 10-tensor step of 222,220 elements would
+            # time the OpenMP team (on a shared machine, its waits) instead.
+            overhead.append(measure_overhead(rules_mod.get("adam"), 1, reps=200 if args.quick_test else 2000))
+            log(f"overhead: empty step {overhead[-1]['empty_s'] * 1e6:.2f} us, "
+                f"extra {overhead[-1]['extra_s'] * 1e6:.2f} us")
+            print("\n" + report.format_overhead(overhead), file=out)
+        if args.run_subnormals:
+            subnormals = measure_subnormals(rules_mod.get("adam"), steps=args.subnormal_steps)
+            print("\n" + report.format_subnormals(subnormals), file=out)
         if args.tools or args.full or args.quick_test:
             from .tools import format_tools, run_tools
             n = 1 << 12 if args.quick_test else 1 << 24
             tool_rows = run_tools(n, dtypes[0], threads, policy=kw["policy"], seed=args.seed, log=log)
             print("\n" + format_tools(tool_rows), file=out)
             out.flush()
-        targets = report.evaluate_targets(cases, comps)
+        targets = report.evaluate_targets(cases, comps, overhead, subnormals)
         if targets:
             print("\n" + report.format_targets(targets), file=out)
     finally:
+        if stop_busy is not None:
+            stop_busy()
         runner.close()
         fastopt._engine.set_serial_threshold(old_threshold)
     elapsed = time.perf_counter() - t_start
@@ -241,7 +274,8 @@ def main(argv=None):
     all_bw = list(runner.bandwidth.values())
     if args.json:
         doc = report.to_json(cfg, all_bw, cases, comps, argv=argv,
-                             extra=dict(elapsed_s=elapsed, tools=[r.to_dict() for r in tool_rows]))
+                             extra=dict(elapsed_s=elapsed, tools=[r.to_dict() for r in tool_rows]),
+                             overhead=overhead, subnormals=subnormals)
         report.write_json(doc, args.json)
         print(f"# wrote {args.json}", file=out)
     if args.png:

@@ -7,7 +7,7 @@ import sys
 import time
 
 __all__ = ["format_config", "format_bandwidth", "format_cases", "format_comparisons", "evaluate_targets",
-           "format_targets", "to_json", "write_json", "write_png", "IMPL_ORDER"]
+           "format_targets", "format_overhead", "format_subnormals", "to_json", "write_json", "write_png", "IMPL_ORDER"]
 
 IMPL_ORDER = ("fastopt", "numpy", "torch-fused", "torch-foreach", "torch-forloop")
 
@@ -111,7 +111,35 @@ def format_comparisons(comparisons):
     return "\n".join(lines)
 
 
-def evaluate_targets(cases, comparisons):
+def format_overhead(results):
+    """The fixed cost of a step (see runner.measure_overhead)."""
+    if not results:
+        return ""
+    head = f"{'rule':<13} {'dtype':<7} {'thr':>3} {'empty step':>11} {'10-tensor step':>15} {'its C call':>11} {'extra':>9}"
+    lines = ["# fixed cost of a step: 10 tensors of 0 elements ('empty step': Python + Cython only), and 10 tensors "
+             "of 10..1e5 elements ('extra' = step - its Plan.run alone, alternate rounds)", head, "-" * len(head)]
+    for r in results:
+        lines.append(f"{r['rule']:<13} {r['dtype']:<7} {r['threads']:>3} {_fmt_time(r['empty_s']):>11} "
+                     f"{_fmt_time(r['step_s']):>15} {_fmt_time(r['kernel_s']):>11} {_fmt_time(r['extra_s']):>9}")
+    return "\n".join(lines)
+
+
+def format_subnormals(results):
+    """Start vs end of a long run with tiny gradients (see runner.measure_subnormals)."""
+    if not results:
+        return ""
+    r0 = results[0]
+    head = f"{'rule':<13} {'flush_denormals':<16} {'first steps':>12} {'last steps':>11} {'last/first':>10} {'subnormal':>10}"
+    lines = [f"# subnormals: {r0['steps']:,} steps on {r0['n']:,} {r0['dtype']} elements, gradients ~ N(0, 1) x "
+             f"{r0['scale']:g}; median step of the first and the last 100", head, "-" * len(head)]
+    for r in results:
+        lines.append(f"{r['rule']:<13} {str(r['flush_denormals']):<16} {_fmt_time(r['first_s']):>12} "
+                     f"{_fmt_time(r['last_s']):>11} {_fmt(r['last_s'] / r['first_s'], '.2f', 'x'):>10} "
+                     f"{r['subnormal_fraction']:>9.0%}")
+    return "\n".join(lines)
+
+
+def evaluate_targets(cases, comparisons, overhead=(), subnormals=()):
     """The project's performance targets, as measured in this run."""
     out = []
     for c in cases:
@@ -124,11 +152,22 @@ def evaluate_targets(cases, comparisons):
             r = c.ratio("fastopt")
             out.append(dict(target=f"{c.rule} {c.dtype} 1000x512 step <= 1.5x 1x512000, {c.threads} thread(s)",
                             value=r, unit="x", ok=bool(r <= 1.5)))
+            if "torch-fused" in c.impls and c.impls["torch-fused"][0].times:
+                s = c.impls["torch-fused"][0].median_s / c.impls["fastopt"][0].median_s
+                out.append(dict(target=f"{c.rule} {c.dtype} 1000x512, {c.threads} thread(s): >= 10x faster than "
+                                       "torch fused=True", value=s, unit="x faster", ok=bool(s >= 10.0)))
     for c in cases:
         if c.workload == "resnet50" and "torch-fused" in c.impls and c.impls["torch-fused"].times:
             s = c.speedup("torch-fused")
             out.append(dict(target=f"{c.rule} {c.dtype} ResNet-50, {c.threads} thread(s): fastopt vs torch fused=True",
                             value=s, unit="x faster", ok=bool(s >= 1.0)))
+    for r in overhead:
+        out.append(dict(target=f"{r['rule']} {r['dtype']} 10-tensor step, {r['threads']} thread(s): <= 5 us more "
+                               "than its C call", value=r["extra_s"] * 1e6, unit="us", ok=bool(r["extra_s"] <= 5e-6)))
+    for r in subnormals:
+        out.append(dict(target=f"{r['rule']} {r['steps']:,} steps with tiny gradients, flush_denormals="
+                               f"{r['flush_denormals']}: last 100 steps <= 1.1x the first 100",
+                        value=r["last_s"] / r["first_s"], unit="x", ok=bool(r["last_s"] <= 1.1 * r["first_s"])))
     return out
 
 
@@ -160,7 +199,7 @@ def _machine():
     return info
 
 
-def to_json(config, bandwidth, cases, comparisons, argv=None, extra=None):
+def to_json(config, bandwidth, cases, comparisons, argv=None, extra=None, overhead=(), subnormals=()):
     """The whole run as a JSON-serialisable dict."""
     try:
         import torch
@@ -179,7 +218,9 @@ def to_json(config, bandwidth, cases, comparisons, argv=None, extra=None):
         bandwidth=[r.to_dict() for r in bandwidth],
         cases=[c.to_dict() for c in cases],
         comparisons=[c.to_dict() for c in comparisons],
-        targets=evaluate_targets(cases, comparisons),
+        overhead=list(overhead),
+        subnormals=list(subnormals),
+        targets=evaluate_targets(cases, comparisons, overhead, subnormals),
     )
     if extra:
         doc.update(extra)

@@ -573,3 +573,112 @@ class Runner:
             cmp.impls[name] = (res[f"{name}|many"], res[f"{name}|one"])
         self.log(f"{rule.name} {dtype} {many_wl.name} / {one_wl.name} t={threads}: fastopt ratio {cmp.ratio('fastopt'):.2f}")
         return cmp
+
+
+# ---------------------------------------------------------------- fixed cost of a step
+#: The 10-tensor model of the overhead measurement: sizes 10 .. 10^5, twice.
+OVERHEAD_SIZES = (10, 100, 1000, 10_000, 100_000) * 2
+
+
+def measure_overhead(rule, threads=1, sizes=OVERHEAD_SIZES, reps=2000, dtype="float32"):
+    """The Python + Cython cost of one ``step()``, measured two ways.
+
+    * ``empty_s``: median ``step()`` over ``len(sizes)`` tensors of 0
+      elements: everything but the kernels (the C call returns at once).
+    * ``step_s`` and ``kernel_s``: median ``step()`` over tensors of `sizes`,
+      and the median of the same step's C call alone (``Plan.run`` with the
+      grads already bound), timed in alternate rounds over the same rotation
+      of gradient sets; ``extra_s = step_s - kernel_s`` is what a step costs
+      beyond the kernel work.
+
+    Returns a dict of seconds (medians) and the sizes.
+    """
+    dt = np.dtype(dtype)
+    rng = np.random.default_rng(0)
+    perf = time.perf_counter
+
+    def build(shape_sizes):
+        params = [rng.standard_normal(n).astype(dt) for n in shape_sizes]
+        gsets = [[(rng.standard_normal(n) * 1e-2).astype(dt) for n in shape_sizes] for _ in range(3)]
+        opt = rule.make_fastopt(params, threads)
+        for r in range(2):
+            opt.step(gsets[r])
+        return opt, gsets
+
+    empty, gempty = build([0] * len(sizes))
+    opt, gsets = build(sizes)
+    (idx, plan), = opt._runtimes[0].plans
+    group = opt.param_groups[0]
+    t_empty, t_step, t_run = [], [], []
+    for r in range(reps):
+        g = gsets[r % 3]
+        t0 = perf()
+        empty.step(gempty[r % 3])
+        t1 = perf()
+        t_empty.append(t1 - t0)
+        if r % 2:
+            t0 = perf()
+            opt.step(g)
+            t_step.append(perf() - t0)
+        else:
+            plan.bind(1, g, None)
+            scalars, flags = opt._scalars(group, 3)
+            t0 = perf()
+            plan.run(opt._rule_id, scalars, flags, threads)
+            t_run.append(perf() - t0)
+    med = statistics.median
+    step_s, kernel_s = med(t_step), med(t_run)
+    return dict(rule=rule.name, dtype=dt.name, threads=threads, sizes=list(sizes), empty_s=med(t_empty),
+                step_s=step_s, kernel_s=kernel_s, extra_s=step_s - kernel_s, reps=reps)
+
+
+# ---------------------------------------------------------------- subnormals
+def measure_subnormals(rule, n=1 << 14, steps=10_000, window=100, scale=1e-20, dtype="float32", threads=1):
+    """Per-step time at the start and at the end of a long run with tiny
+    gradients (normals times `scale`: for Adam in float32, 1e-20 puts
+    (1 - beta2) g^2 and so the second moments in the subnormal range), with
+    ``flush_denormals`` off and on. Returns one dict per setting with the
+    median step of the first and of the last `window` steps (seconds) and the
+    fraction of subnormal second-moment values at the end."""
+    dt = np.dtype(dtype)
+    rng = np.random.default_rng(0)
+    gsets = [[(rng.standard_normal(n) * scale).astype(dt)] for _ in range(3)]
+    p0 = rng.standard_normal(n).astype(dt)
+    perf = time.perf_counter
+    out = []
+    tiny = np.finfo(dt).tiny
+    for ftz in (False, True):
+        params = [p0.copy()]
+        opt = rule.cls(params, n_threads=threads, flush_denormals=ftz, **rule.kwargs)
+        times = np.empty(steps)
+        for s in range(steps):
+            g = gsets[s % 3]
+            t0 = perf()
+            opt.step(g)
+            times[s] = perf() - t0
+        sub = 0.0
+        for name, b in opt.state[0].items():
+            if isinstance(b, np.ndarray) and b.size:
+                sub = max(sub, float(np.mean((b != 0) & (np.abs(b) < tiny))))
+        out.append(dict(rule=rule.name, dtype=dt.name, n=n, steps=steps, flush_denormals=ftz, scale=scale,
+                        first_s=float(np.median(times[:window])), last_s=float(np.median(times[-window:])),
+                        subnormal_fraction=sub))
+    return out
+
+
+# ---------------------------------------------------------------- a loaded machine
+def busy_loops(n):
+    """Start `n` processes that spin on a CPU each (to measure with the other
+    cores loaded); returns a callable that stops them."""
+    import subprocess
+    import sys
+
+    procs = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(max(0, n))]
+
+    def stop():
+        for p in procs:
+            p.terminate()
+        for p in procs:
+            p.wait()
+
+    return stop
