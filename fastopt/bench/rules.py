@@ -48,7 +48,7 @@ class BenchRule:
         torch: name of the torch.optim class, or None.
         torch_kwargs: extra/overriding keyword arguments for torch only.
         description: one line for the report.
-        elements: array elements moved per parameter per step when the rule is
+        moved: array elements moved per parameter per step when the rule is
             not one elementwise pass (a number or ``f(kwargs)``); the (k, j)
             pattern then only picks the in-place probe it is quoted against.
         touched: fraction of the parameter elements a step touches (row-sparse
@@ -76,7 +76,7 @@ class BenchRule:
     torch: str = None
     torch_kwargs: dict = field(default_factory=dict)
     description: str = ""
-    elements: object = None
+    moved: object = None
     touched: float = 1.0
     layout: object = None
     drive: str = "grads"
@@ -90,16 +90,16 @@ class BenchRule:
         j = self.writes(self.kwargs) if callable(self.writes) else self.writes
         return int(k), int(j)
 
-    def elements_per_param(self):
+    def elements(self):
         """Array elements moved per touched parameter per step (reads + writes)."""
-        if self.elements is not None:
-            return float(self.elements(self.kwargs) if callable(self.elements) else self.elements)
+        if self.moved is not None:
+            return self.moved(self.kwargs) if callable(self.moved) else self.moved
         k, j = self.pattern()
         return k + j
 
     def bytes_per_element(self, dtype):
         """Bytes moved per touched parameter per step in `dtype`."""
-        return self.elements_per_param() * _itemsize(dtype)
+        return self.elements() * _itemsize(dtype)
 
     def bytes_per_step(self, dtype, n_params):
         touched = int(round(int(n_params) * self.touched))
@@ -221,7 +221,8 @@ class BenchRule:
             for p, tg in zip(params, tgrads):
                 rows = _sparse_rows(tuple(p.shape), self.touched)
                 vals = tg.view(tuple(p.shape))[torch.from_numpy(rows)]
-                p.grad = torch.sparse_coo_tensor(torch.from_numpy(rows)[None], vals, tuple(p.shape)).coalesce()
+                p.grad = torch.sparse_coo_tensor(torch.from_numpy(rows)[None], vals, tuple(p.shape),
+                                                 check_invariants=False).coalesce()
         else:
             for p, tg in zip(params, tgrads):
                 p.grad = tg.view(tuple(p.shape))
@@ -361,10 +362,10 @@ def _lbfgs_elements(kw):
 
 
 register(BenchRule("lbfgs", fastopt.LBFGS, dict(lr=0.1, max_iter=1, history_size=4), reads=2, writes=1,
-                   elements=_lbfgs_elements, drive="closure", prime=5, torch="LBFGS",
+                   moved=_lbfgs_elements, drive="closure", prime=5, torch="LBFGS",
                    description="LBFGS, max_iter=1, fixed step, history 4 (full): 58 flat-vector elements "
                                "(one closure call; two-loop recursion of DOT/AXPY passes); probe r2w1"))
-register(BenchRule("muon", fastopt.Muon, dict(lr=2e-2), reads=4, writes=3, elements=7, layout=_wide(64),
+register(BenchRule("muon", fastopt.Muon, dict(lr=2e-2), reads=4, writes=3, moved=7, layout=_wide(64),
                    reference=reference.Muon, torch="Muon",
                    description="Muon on 64 x N matrices: GB/s counts the 7 elementwise elements only "
                                "(momentum pass r g B w B U, update pass r p O w p); the 5 Newton-Schulz "
@@ -376,14 +377,14 @@ register(BenchRule("sparse-adam", fastopt.SparseAdam, dict(lr=1e-3), reads=4, wr
 register(BenchRule("diag-lm", fastopt.DiagonalLM, dict(lr=1e-3), reads=3, writes=1, drive="hessian",
                    reference=reference.DiagonalLM,
                    description="DiagonalLM, step(grads, hessian_diag): read p, g, h; write p"))
-register(BenchRule("adafactor", fastopt.Adafactor, dict(lr=1e-2), reads=2, writes=1, elements=5,
+register(BenchRule("adafactor", fastopt.Adafactor, dict(lr=1e-2), reads=2, writes=1, moved=5,
                    layout=_matrix(4096), reference=reference.Adafactor, torch="Adafactor",
                    description="Adafactor on N x 4096 matrices (factored): read p; read g; read p, g, write p "
                                "= 5 elements (row/col statistics are O(N + 4096)); probe r2w1"))
-register(BenchRule("sam", fastopt.Adam, dict(lr=1e-3), reads=4, writes=3, elements=14, drive="closure",
+register(BenchRule("sam", fastopt.Adam, dict(lr=1e-3), reads=4, writes=3, moved=14, drive="closure",
                    wrap=lambda base: fastopt.SAM(base, rho=0.05),
                    description="SAM around Adam, closure called twice: Adam's 7 elements + norm 1 + "
                                "perturb 4 + restore 2 = 14; probe r4w3"))
-register(BenchRule("lookahead", fastopt.Adam, dict(lr=1e-3), reads=4, writes=3, elements=7 + 4 / 5,
+register(BenchRule("lookahead", fastopt.Adam, dict(lr=1e-3), reads=4, writes=3, moved=7 + 4 / 5,
                    wrap=lambda base: fastopt.Lookahead(base, k=5, alpha=0.5),
                    description="Lookahead(k=5) around Adam: Adam's 7 elements + 4 per sync / 5 steps; probe r4w3"))
