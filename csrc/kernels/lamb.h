@@ -43,17 +43,7 @@
  * Bytes per element moved: pass 1 reads p g m v, writes m v (6·sizeof(T));
  *   pass 2 reads p m v, writes p (4·sizeof(T)): 10·sizeof(T), 40 B in float32.
  */
-#ifndef FO_LANES32_HELPERS
-#define FO_LANES32_HELPERS
-#define FO_LANES32 32
-/* Combine 32 lane sums by a tree of adjacent pairs (overwrites a). */
-static inline __attribute__((always_inline)) double fo_lanes32_sum(double *a)
-{
-    for (int w = FO_LANES32 / 2; w >= 1; w /= 2)
-        for (int j = 0; j < w; j++) a[j] = a[2 * j] + a[2 * j + 1];
-    return a[0];
-}
-#endif
+/* fo_lanes32_sum, FO_LANES32: kernels/common.h */
 
 FO_INLINE void FO_FN(lamb_reduce_loop)(const fo_hyper *h, char *const *ptr, const int64_t n, const int wdf,
                                        double *out)

@@ -29,17 +29,7 @@
  *   3·sizeof(T), 5·sizeof(T) with momentum. With momentum: 7·sizeof(T) = 28 B
  *   in float32; an excluded group runs pass 2 only (5·sizeof(T)).
  */
-#ifndef FO_LANES32_HELPERS
-#define FO_LANES32_HELPERS
-#define FO_LANES32 32
-/* Combine 32 lane sums by a tree of adjacent pairs (overwrites a). */
-static inline __attribute__((always_inline)) double fo_lanes32_sum(double *a)
-{
-    for (int w = FO_LANES32 / 2; w >= 1; w /= 2)
-        for (int j = 0; j < w; j++) a[j] = a[2 * j] + a[2 * j + 1];
-    return a[0];
-}
-#endif
+/* fo_lanes32_sum, FO_LANES32: kernels/common.h */
 
 FO_INLINE void FO_FN(lars_reduce_loop)(char *const *ptr, const int64_t n, double *out)
 {
