@@ -152,7 +152,7 @@ def evaluate_targets(cases, comparisons, overhead=(), subnormals=()):
             r = c.ratio("fastopt")
             out.append(dict(target=f"{c.rule} {c.dtype} 1000x512 step <= 1.5x 1x512000, {c.threads} thread(s)",
                             value=r, unit="x", ok=bool(r <= 1.5)))
-            if "torch-fused" in c.impls and c.impls["torch-fused"][0].times:
+            if c.rule == "adam" and "torch-fused" in c.impls and c.impls["torch-fused"][0].times:
                 s = c.impls["torch-fused"][0].median_s / c.impls["fastopt"][0].median_s
                 out.append(dict(target=f"{c.rule} {c.dtype} 1000x512, {c.threads} thread(s): >= 10x faster than "
                                        "torch fused=True", value=s, unit="x faster", ok=bool(s >= 10.0)))
