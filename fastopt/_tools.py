@@ -23,25 +23,17 @@ are those of the clamped grads; the two factors are multiplied in double and
 applied as one factor in the grads' dtype).
 """
 import math
-from numbers import Real
 
 import numpy as np
 
 from . import _engine
-from .clip import norm_clip_coef
+from .clip import norm_clip_coef, threshold
 
 _GRAD_STATS = _engine.RULES["grad_stats"]
 
 
 def _threshold(name, value):
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, Real):
-        raise TypeError(f"{name}: expected None or a positive number, got {type(value).__name__}")
-    value = float(value)
-    if not (value > 0 and math.isfinite(value)):
-        raise ValueError(f"{name}: must be None or a positive finite number, got {value!r}")
-    return value
+    return threshold(name, value, optional=True)
 
 
 def _flag(name, value):

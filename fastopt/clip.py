@@ -36,12 +36,17 @@ def norm_clip_coef(max_norm, norm):
     return np.minimum(1.0, max_norm / (np.asarray(norm, dtype=np.float64) + NORM_EPS))
 
 
-def _threshold(name, value):
+def threshold(name, value, optional=False):
+    """`value` as a positive finite float (None passes when `optional`);
+    TypeError/ValueError naming `name` otherwise."""
+    if value is None and optional:
+        return None
+    what = "None or a positive" if optional else "a positive"
     if isinstance(value, bool) or not isinstance(value, Real):
-        raise TypeError(f"{name}: expected a positive number, got {type(value).__name__}")
+        raise TypeError(f"{name}: expected {what} number, got {type(value).__name__}")
     value = float(value)
     if not (value > 0 and math.isfinite(value)):
-        raise ValueError(f"{name}: must be a positive finite number, got {value!r}")
+        raise ValueError(f"{name}: must be {what} finite number, got {value!r}")
     return value
 
 
@@ -98,7 +103,7 @@ def clip_by_value_(grads, clip_value, *, n_threads=None):
         >>> clip_by_value_(g, 1.0); g
         array([-1. ,  0.5,  1. ])
     """
-    c = _threshold("clip_value", clip_value)
+    c = threshold("clip_value", clip_value)
     nt = _threads.resolve(_threads.check_n_threads(n_threads))
     _, plans = _plans(grads, "grads")
     for _, plan in plans:
@@ -126,7 +131,7 @@ def clip_by_global_norm_(grads, max_norm, *, n_threads=None, error_if_nonfinite=
         >>> clip_by_global_norm_(g, 1.0)
         5.0
     """
-    c = _threshold("max_norm", max_norm)
+    c = threshold("max_norm", max_norm)
     nt = _threads.resolve(_threads.check_n_threads(n_threads))
     arrays, plans = _plans(grads, "grads")
     sums, _ = _sum_sq(plans, len(arrays), nt)
