@@ -135,7 +135,6 @@ static void run_chunk_pipe(const fo_plan *plan, int64_t c, fo_kernel_fn fn, cons
             if ((fl & FO_PIPE_TRANSFORM) && ptr[gs]) ptr[gs] = pp[2];
             fn(h, ptr, &piece, out ? out + s * FO_OUT_WIDTH : NULL);
             if (do_post) {
-                pp[1] = ptr[gs];
                 pp[4] = avg ? avg + byte_off : NULL;
                 pipe->post(&pipe->h, pp, &piece, part);
             }

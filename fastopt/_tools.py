@@ -68,9 +68,6 @@ class StepTools:
             raise AttributeError(name)
         self.set(name, value)
 
-    def as_dict(self):
-        return {n: getattr(self, n) for n in self.NAMES}
-
 
 class StepContext:
     """The tool work of one step of one optimizer.
@@ -92,7 +89,9 @@ class StepContext:
         avg = opt._fused_average
         self.average = avg
         self.avg_flags, self.avg_w = avg._next_weight() if avg is not None else (0, 0.0)
-        self.averaged = set()                    # id(param) updated by the fused average
+        self.averaged = []                       # plans whose params the fused average updated
+        self.n_averaged = 0
+        self._where = {}                         # group -> {id(param): index}, built on demand
         n = [len(rt.params) for rt in runtimes]
         tele = self.tools.track_update_ratio
         self.tele = [np.full((k, 3), np.nan) for k in n] if tele else None
@@ -123,13 +122,13 @@ class StepContext:
                 for _, plan in rt.plans:
                     plan.release_inputs()
             return False
-        self.global_norm = math.sqrt(math.fsum(float(x) for s in sums for x in s))
+        self.global_norm = math.sqrt(math.fsum(np.concatenate(sums).tolist())) if sums else 0.0
         factors = []
         for s in sums:
             f = norm_clip_coef(t.clip_norm, np.sqrt(s)) if t.clip_norm else np.ones(s.size)
             factors.append(f)
         if t.clip_global_norm:
-            total = math.sqrt(math.fsum(float(x) for s, f in zip(sums, factors) for x in (s * f * f))) \
+            total = math.sqrt(math.fsum(np.concatenate([s * f * f for s, f in zip(sums, factors)]).tolist())) \
                 if t.clip_norm else self.global_norm
             coef = float(norm_clip_coef(t.clip_global_norm, total))
             factors = [f * coef for f in factors]
@@ -156,7 +155,8 @@ class StepContext:
             averages = self.average._buffers_for(plan.params)
             if averages is not None:
                 flags |= self.avg_flags
-                self.averaged.update(id(p) for p in plan.params)
+                self.averaged.append(plan)
+                self.n_averaged += plan.n_tensors
         if flags:
             plan.set_pipe(flags, lo, hi, self.avg_w, scale, averages, stats)
         return flags
@@ -168,6 +168,13 @@ class StepContext:
             rows = slice(None) if sel is None else sel
             for col in range(3):
                 self.tele[gi][rows, col] = info.sums(col)
+
+    def index_in_group(self, gi, p):
+        """Position of param `p` in group gi's params (a dict built once per step)."""
+        where = self._where.get(gi)
+        if where is None:
+            where = self._where[gi] = {id(q): j for j, q in enumerate(self.opt.param_groups[gi]["params"])}
+        return where[id(p)]
 
     def transform(self, g, gi, j):
         """What the pipe makes of grad `g` of param j of group gi (NumPy, same
@@ -188,7 +195,12 @@ class StepContext:
             opt._telemetry = np.concatenate(self.tele) if self.tele else np.zeros((0, 3))
         opt.last_global_grad_norm = self.global_norm
         if self.average is not None:
-            rest = [p for p in opt._flat_params() if id(p) not in self.averaged]
+            # Averaged plans hold tracked params only, each once: when their count
+            # is the number tracked, none is left for a separate pass.
+            rest = []
+            if self.n_averaged < len(self.average.params):
+                done = {id(p) for plan in self.averaged for p in plan.params}
+                rest = [p for p in opt._flat_params() if id(p) not in done]
             self.average._after_fused_step(rest)
 
 
@@ -200,6 +212,5 @@ def transformed_grad(opt, g, group, p):
     if ctx is None:
         return g
     gi = next(i for i, grp in enumerate(opt.param_groups) if grp is group)
-    j = next(k for k, q in enumerate(group["params"]) if q is p)
-    return ctx.transform(np.asarray(g), gi, j)
+    return ctx.transform(np.asarray(g), gi, ctx.index_in_group(gi, p))
 
