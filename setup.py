@@ -27,7 +27,11 @@ CSRC = "csrc"
 COMPILE_ARGS = ["-O3", "-g0", "-std=gnu11", "-fno-math-errno", "-ffp-contract=off", "-fvisibility=hidden",
                 # Kernels take many pointers that gcc cannot prove disjoint (it ignores
                 # restrict on locals): allow enough runtime alias checks to vectorise.
-                "--param=vect-max-version-for-alias-checks=64"]
+                "--param=vect-max-version-for-alias-checks=64",
+                # Kernels pick their loop variants by compile-time flags; the fused
+                # forms (kernels/fused.h) test some flags at runtime on purpose, as
+                # selects: unswitching would copy their loops once per combination.
+                "-fno-unswitch-loops"]
 OPENMP_PROBE = r"""
 #include <omp.h>
 #include <stdio.h>
@@ -88,7 +92,7 @@ def extension():
         define_macros=macros,
         extra_compile_args=compile_args,
         extra_link_args=link_args,
-        depends=[os.path.join(CSRC, "fastopt.h"), os.path.join(CSRC, "rules.def")]
+        depends=[os.path.join(CSRC, "fastopt.h"), os.path.join(CSRC, "rules.def"), os.path.join(CSRC, "fused.def")]
         + [os.path.join(CSRC, "kernels", f) for f in os.listdir(os.path.join(HERE, CSRC, "kernels"))],
     )
 

@@ -101,7 +101,8 @@ static inline void run_chunk(const fo_plan *plan, int64_t c, fo_kernel_fn fn, co
  * Spans are run in sub-spans of FO_PIPE_SUB elements, so the scratch stays in
  * L1 and the rule's streams keep flowing between the stages; a rule that
  * reduces per span (out != NULL) gets whole spans, as without a pipe. The
- * stages' sums of a span are added up over its sub-spans in order. */
+ * stages' sums of a span are added up over its sub-spans in order.
+ * A rule with a fused form (pipe->fused) gets each span whole, tools inside. */
 #define FO_PIPE_SUB 2048
 static void run_chunk_pipe(const fo_plan *plan, int64_t c, fo_kernel_fn fn, const fo_hyper *h,
                            char *const *base, int n_slots, int elsize, unsigned int fixed_mask, double *out,
@@ -115,12 +116,23 @@ static void run_chunk_pipe(const fo_plan *plan, int64_t c, fo_kernel_fn fn, cons
     const int gs = pipe->grad_slot;
     const int do_pre = (fl & (FO_PIPE_TRANSFORM | FO_PIPE_STATS | FO_PIPE_GSTATS)) != 0;
     const int do_post = (fl & (FO_PIPE_STATS | FO_PIPE_AVERAGE)) != 0;
+    /* The fused forms do lerp's w < 0.5 average only (kernels/fused.h). */
+    const int fused = pipe->fused != NULL && !(fl & (FO_PIPE_EMA_HI | FO_PIPE_EMA_DIV));
     pp[2] = scratch;
     pp[3] = scratch + sub * elsize;
     for (int64_t s = plan->chunk_first[c]; s < last; s++) {
         const fo_span *sp = &plan->spans[s];
         double *st = pipe->stats ? pipe->stats + s * FO_OUT_WIDTH : NULL;
         char *avg = pipe->avg_base ? pipe->avg_base[sp->tensor] : NULL;
+        if (fused && base[(int64_t)gs * nt + sp->tensor]) {
+            /* The rule's fused form: the whole span in one loop. */
+            const int64_t byte_off = sp->offset * (int64_t)elsize;
+            for (int k = 0; k < n_slots; k++) {
+                char *b = base[(int64_t)k * nt + sp->tensor];
+                ptr[k] = (b && !((fixed_mask >> k) & 1u)) ? b + byte_off : b;
+            }
+            if (pipe->fused(h, ptr, sp, pipe, avg ? avg + byte_off : NULL, st) == 0) continue;
+        }
         for (int64_t o = 0; o < sp->n; o += sub) {
             const fo_span piece = {sp->tensor, sp->offset + o, sp->n - o < sub ? sp->n - o : sub};
             const int64_t byte_off = piece.offset * (int64_t)elsize;

@@ -99,7 +99,10 @@ void fo_plan_free(fo_plan *plan);
  *        (p_new - p_old)^2; with FO_PIPE_EMA the average update
  *        a = a + w (p_new - a)   (or a = a + (p_new - a) / d, FO_PIPE_EMA_DIV).
  * The scratch spans stay in cache, so a pipe adds no memory traffic except the
- * average's own buffer. See kernels/pipeline.h for the scalars and flags.   */
+ * average's own buffer. See kernels/pipeline.h for the scalars and flags.
+ * Rules with a fused form (pipe.fused set) run all of it inside their own
+ * loop instead, one call per span: no scratch, no second look at p or g,
+ * the extra arithmetic hidden under the step's memory traffic.             */
 enum {
     FO_PIPE_CLIP = 1,       /* g = min(max(g, lo), hi)                      */
     FO_PIPE_SCALE = 2,      /* g = g * (T)scale[tensor]  (after CLIP)       */
@@ -112,8 +115,19 @@ enum {
 #define FO_PIPE_TRANSFORM (FO_PIPE_CLIP | FO_PIPE_SCALE)
 #define FO_PIPE_AVERAGE (FO_PIPE_EMA | FO_PIPE_EMA_DIV)
 
-typedef struct {
+/* A rule's fused form (csrc/fused.def, kernels/fused.h): the rule's kernel
+ * with the pipe's transforms and observers inside its own element loop, run
+ * on a whole span. `avg` is the span's average (or NULL), `stats` its
+ * FO_OUT_WIDTH sums (or NULL), added to as the staged stages would. Returns
+ * 0, or 1 without touching anything for a flag word it has no loop for (a
+ * rule may fuse only its common variants); the driver then stages the span. */
+struct fo_pipe_;
+typedef int (*fo_fused_fn)(const fo_hyper *h, char *const *ptr, const fo_span *sp, const struct fo_pipe_ *pipe,
+                            char *avg, double *stats);
+
+typedef struct fo_pipe_ {
     fo_kernel_fn pre, post; /* rules pipe_pre / pipe_post for the plan's dtype and ISA */
+    fo_fused_fn fused;      /* the rule's fused form, or NULL: run the staged pre/post  */
     fo_hyper h;             /* their scalars, FO_PIPE_* flags, per-tensor grad scales   */
     int grad_slot;          /* the slot of the grads the rule reads                     */
     char *const *avg_base;  /* n_tensors pointers of the averages (FO_PIPE_AVERAGE)     */
@@ -146,6 +160,8 @@ void fo_set_serial_threshold(int64_t n);
 /* ---- kernels and ISA dispatch (registry.c, cpu.c) --------------------- */
 /* NULL when the rule has no kernel for that dtype/ISA in this build. */
 fo_kernel_fn fo_kernel(int rule, int dtype, int isa);
+/* The rule's fused form (csrc/fused.def), or NULL when it has none. */
+fo_fused_fn fo_fused_kernel(int rule, int dtype, int isa);
 const char *fo_rule_name(int rule);
 
 int fo_isa_compiled(int isa);  /* 1 if this build contains kernels for the level */

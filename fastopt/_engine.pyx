@@ -63,9 +63,13 @@ cdef extern from "fastopt.h" nogil:
         FO_PIPE_GSTATS
         FO_PIPE_TRANSFORM
         FO_PIPE_AVERAGE
+    # (the real prototype takes `const fo_pipe *`; Cython only passes the pointer on)
+    ctypedef int (*fo_fused_fn)(const fo_hyper *h, char *const *ptr, const fo_span *sp, const void *pipe,
+                                 char *avg, double *stats)
     ctypedef struct fo_pipe:
         fo_kernel_fn pre
         fo_kernel_fn post
+        fo_fused_fn fused
         fo_hyper h
         int grad_slot
         char *const *avg_base
@@ -75,6 +79,7 @@ cdef extern from "fastopt.h" nogil:
     int64_t fo_serial_threshold()
     void fo_set_serial_threshold(int64_t n)
     fo_kernel_fn fo_kernel(int rule, int dtype, int isa)
+    fo_fused_fn fo_fused_kernel(int rule, int dtype, int isa)
     const char *fo_rule_name(int rule)
     int fo_isa_compiled(int isa)
     int fo_isa_supported(int isa)
@@ -216,6 +221,27 @@ def set_isa(name):
     if not fo_isa_supported(i):
         raise ValueError(f"ISA level {name!r} is not supported by this CPU/OS")
     _isa = i
+
+
+cdef bint _fused_tools = True
+
+
+def fused_tools():
+    """Whether rules with a fused form (csrc/fused.def) run the training tools
+    inside their own loop (the default) rather than as staged pipe stages."""
+    return bool(_fused_tools)
+
+
+def set_fused_tools(bint on):
+    """Choose the fused (True) or staged (False) form of the training tools for
+    rules that have both: for tests and benchmarks that compare the two."""
+    global _fused_tools
+    _fused_tools = on
+
+
+def fused_rules():
+    """Names of the rules with a fused form (csrc/fused.def)."""
+    return tuple(n for n, i in RULES.items() if fo_fused_kernel(i, FO_F32, 0) != NULL)
 
 
 def serial_threshold():
@@ -764,6 +790,11 @@ cdef class Plan:
                 pc.h.flags &= FO_PIPE_TRANSFORM | FO_PIPE_GSTATS
             if pc.h.flags:
                 pipe = &pc
+                # Tools inside the rule's own loop when it has a fused form
+                # (not for per-span reductions; the driver runs the averages
+                # that the fused loop does not do as stages).
+                if outp == NULL and _fused_tools:
+                    pc.fused = fo_fused_kernel(rule, self.dtype, _isa)
             self.pipe_runs += 1
         if self.busy:
             raise RuntimeError("this plan is already running in another thread")

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 import fastopt
+from fastopt import _engine
 from fastopt._multipass import ref_sum_sq
 from cases import ONE_PER_RULE
 from helpers import SIZES, make_grads, make_params
@@ -205,9 +206,18 @@ def test_skipped_steps_in_state_dict_and_file(tmp_path):
 
 
 # ------------------------------------------------------------------ telemetry
+def telemetry_rtol(case, dtype):
+    """The fused loops (csrc/fused.def, kernels/fused.h) square float32 values
+    in float32 and add up to 8 squares in float32 before the double sums: a
+    few 2^-24 relative. Everything else sums in double."""
+    fused = _engine.fused_tools() and getattr(case.cls, "rule", None) in _engine.fused_rules()
+    return 1e-6 if fused and np.dtype(dtype) == np.float32 else 1e-12
+
+
 @pytest.mark.parametrize("case", ONE_PER_RULE, ids=lambda c: c.id)
 @pytest.mark.parametrize("dtype", DTYPES, ids=lambda d: np.dtype(d).name)
 def test_update_ratio_equals_numpy_norms(case, dtype, parallel):
+    rtol = telemetry_rtol(case, dtype)
     rng = np.random.default_rng(9)
     params = make_params(SIZES, dtype, rng)
     twin = [p.copy() for p in params]
@@ -226,11 +236,11 @@ def test_update_ratio_equals_numpy_norms(case, dtype, parallel):
         dw = np.array([np.linalg.norm(p.astype(np.float64) - o) for p, o in zip(params, old)])
         w = np.array([np.linalg.norm(o) for o in old])
         gn = np.array([np.linalg.norm(np.clip(g, -0.3, 0.3).astype(np.float64)) for g in grads])
-        np.testing.assert_allclose(opt.update_norms(), dw, rtol=1e-12, atol=1e-300)
-        np.testing.assert_allclose(opt.param_norms(), w, rtol=1e-12, atol=1e-300)
-        np.testing.assert_allclose(opt.grad_norms(), gn, rtol=1e-12, atol=1e-300)
+        np.testing.assert_allclose(opt.update_norms(), dw, rtol=rtol, atol=1e-300)
+        np.testing.assert_allclose(opt.param_norms(), w, rtol=rtol, atol=1e-300)
+        np.testing.assert_allclose(opt.grad_norms(), gn, rtol=rtol, atol=1e-300)
         with np.errstate(divide="ignore", invalid="ignore"):
-            np.testing.assert_allclose(opt.update_ratios(), dw / w, rtol=1e-12)
+            np.testing.assert_allclose(opt.update_ratios(), dw / w, rtol=2 * rtol)
     assert_same(opt, params, plain, twin)  # telemetry changes no number
 
 

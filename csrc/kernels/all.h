@@ -1,4 +1,8 @@
-/* kernels/all.h -- one #include per rule (same order as ../rules.def). */
+/* kernels/all.h -- one #include per rule. The tools' element ops and the
+ * fused element loop come first: rule headers with a fused form use them. */
+#include "gradclip.h"
+#include "average.h"
+#include "fused.h"
 #include "sgd.h"
 #include "adam.h"
 #include "stream.h"
@@ -22,6 +26,4 @@
 #include "diag_lm.h"
 #include "noisy_sgd.h"
 #include "adafactor.h"
-#include "gradclip.h"
-#include "average.h"
 #include "pipeline.h"

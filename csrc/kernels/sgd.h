@@ -13,36 +13,78 @@
  * Scalars: s[0] sign, s[1] wd, s[2] momentum, s[3] 1 - dampening, s[4] -lr
  * Flags:   bit0 momentum, bit1 first step (buffer := g'), bit2 nesterov, bit3 L2
  * Bytes per element moved: 3·sizeof(T) without momentum, 5·sizeof(T) with.
+ * Fused form fo_f_sgd: the same loop with the training tools inside (kernels/fused.h).
  */
 FO_INLINE void FO_FN(sgd_loop)(const fo_hyper *h, char *const *ptr, const int64_t n, const int mom,
-                               const int first, const int nesterov, const int l2)
+                               const int first, const int nesterov, const int l2, const FO_FN(fo_tools) *tc,
+                               const int tm)
 {
     T *FO_RESTRICT p = (T *)ptr[0];
     const T *FO_RESTRICT g = (const T *)ptr[1];
     T *FO_RESTRICT b = (T *)ptr[2];
     const T sign = (T)h->s[0], wd = (T)h->s[1], mu = (T)h->s[2], omd = (T)h->s[3], neg_lr = (T)h->s[4];
-    for (int64_t i = 0; i < n; i++) {
-        T d = sign * g[i];
-        if (l2) d = d + wd * p[i];
+    FO_ELEM_LOOP(tm, n, p, g, tc, {
+        /* Both values, then a select (kernels/fused.h): the fused form tests
+         * first, nesterov and l2 at runtime. */
+        const T d0 = sign * gi;
+        const T dl = d0 + wd * pi;
+        T d = FO_FN(sel)(l2, dl, d0);
         if (mom) {
-            T bi = first ? d : mu * b[i] + omd * d;
+            const T bm = mu * b[i] + omd * d;
+            const T bi = FO_FN(sel)(first, d, bm);
             b[i] = bi;
-            d = nesterov ? d + mu * bi : bi;
+            const T dn = d + mu * bi;
+            d = FO_FN(sel)(nesterov, dn, bi);
         }
-        p[i] = p[i] + neg_lr * d;
-    }
+        pn = pi + neg_lr * d;
+    });
 }
+
+/* Flag words the binding can pass (first/nesterov without momentum are rejected). */
+#define FO_SGD_SWITCH(CALL)                  \
+    switch (h->flags & 15) {                 \
+    case 0: CALL(0); break;                  \
+    case 1: CALL(1); break;                  \
+    case 3: CALL(3); break;                  \
+    case 5: CALL(5); break;                  \
+    case 7: CALL(7); break;                  \
+    case 8: CALL(8); break;                  \
+    case 9: CALL(9); break;                  \
+    case 11: CALL(11); break;                \
+    case 13: CALL(13); break;                \
+    case 15: CALL(15); break;                \
+    default: break;                          \
+    }
 
 void FO_FN(fo_k_sgd)(const fo_hyper *h, char *const *ptr, const fo_span *sp, double *out)
 {
     (void)out;
     const int64_t n = sp->n;
-#define FO_SGD_CASE(f) \
-    case f: FO_FN(sgd_loop)(h, ptr, n, (f) & 1, ((f) >> 1) & 1, ((f) >> 2) & 1, ((f) >> 3) & 1); break;
-    switch (h->flags & 15) {
-        FO_SGD_CASE(0) FO_SGD_CASE(1) FO_SGD_CASE(3) FO_SGD_CASE(5) FO_SGD_CASE(7)
-        FO_SGD_CASE(8) FO_SGD_CASE(9) FO_SGD_CASE(11) FO_SGD_CASE(13) FO_SGD_CASE(15)
-        default: break; /* first/nesterov without momentum: rejected by the binding */
-    }
-#undef FO_SGD_CASE
+#define FO_SGD_PLAIN(f) \
+    FO_FN(sgd_loop)(h, ptr, n, (f) & 1, ((f) >> 1) & 1, ((f) >> 2) & 1, ((f) >> 3) & 1, NULL, 0)
+    FO_SGD_SWITCH(FO_SGD_PLAIN)
+#undef FO_SGD_PLAIN
 }
+
+/* Fused form (csrc/fused.def): the same loop with the pipe's tools inside.
+ * Plain SGD (flags 0) and momentum SGD after its first step (flags 1) have
+ * their own loops; the other flag words share one loop per momentum setting
+ * that tests the flags at runtime as selects (same bits). */
+int FO_FN(fo_f_sgd)(const fo_hyper *h, char *const *ptr, const fo_span *sp, const fo_pipe *pipe, char *avg,
+                     double *stats)
+{
+    FO_FN(fo_tools) tc;
+    const int tm = FO_FN(tools_init)(&tc, pipe, sp, avg, stats);
+    const int64_t n = sp->n;
+    const int f = (int)(h->flags & 15);
+    if (f == 0)
+        FO_TOOLS_SWITCH(tm, FO_FN(sgd_loop)(h, ptr, n, 0, 0, 0, 0, &tc, TMC))
+    else if (f == 1)
+        FO_TOOLS_SWITCH(tm, FO_FN(sgd_loop)(h, ptr, n, 1, 0, 0, 0, &tc, TMC))
+    else if (f & 1)
+        FO_TOOLS_SWITCH(tm, FO_FN(sgd_loop)(h, ptr, n, 1, (f >> 1) & 1, (f >> 2) & 1, (f >> 3) & 1, &tc, TMC))
+    else
+        FO_TOOLS_SWITCH(tm, FO_FN(sgd_loop)(h, ptr, n, 0, 0, 0, (f >> 3) & 1, &tc, TMC))
+    return 0;
+}
+#undef FO_SGD_SWITCH
