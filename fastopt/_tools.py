@@ -27,7 +27,7 @@ import math
 import numpy as np
 
 from . import _engine
-from .clip import norm_clip_coef, threshold
+from .clip import _plans, _sum_sq, norm_clip_coef, threshold
 
 _GRAD_STATS = _engine.RULES["grad_stats"]
 
@@ -67,6 +67,42 @@ class StepTools:
         if name not in self.NAMES:
             raise AttributeError(name)
         self.set(name, value)
+
+
+def clip_factors(tools, sums):
+    """(global norm, factors) from sums of squares of the (clamped) grads.
+
+    sums: one float64 array per param group (one entry per param); returns
+    the global 2-norm (``math.fsum`` across all params) and, per group, the
+    float64 factor of each param: ``min(1, clip_norm / (||g|| + 1e-6))``
+    times the global factor (computed on the per-tensor clipped norms)."""
+    global_norm = math.sqrt(math.fsum(np.concatenate(sums).tolist())) if sums else 0.0
+    factors = []
+    for s in sums:
+        f = norm_clip_coef(tools.clip_norm, np.sqrt(s)) if tools.clip_norm else np.ones(s.size)
+        factors.append(f)
+    if tools.clip_global_norm:
+        total = math.sqrt(math.fsum(np.concatenate([s * f * f for s, f in zip(sums, factors)]).tolist())) \
+            if tools.clip_norm else global_norm
+        coef = float(norm_clip_coef(tools.clip_global_norm, total))
+        factors = [f * coef for f in factors]
+    return global_norm, factors
+
+
+def sums_of_squares(arrays, n_threads):
+    """Sum of squares (float64, one per array) of float32/float64 arrays, with
+    the grad_stats pass of :func:`fastopt.clip.global_norm` (fixed order, so
+    thread-count independent), and whether any element is NaN or infinite.
+    For steps that work outside the fused pipe (SparseAdam, LBFGS); the
+    arrays must be writeable and C-contiguous (private copies or params)."""
+    sums = np.zeros(len(arrays))
+    live = [i for i, a in enumerate(arrays) if a.size]
+    if not live:
+        return sums, False
+    _, plans = _plans([arrays[i] for i in live], "arrays")
+    part, nonfinite = _sum_sq(plans, len(live), n_threads)
+    sums[live] = part
+    return sums, nonfinite
 
 
 class StepContext:
@@ -122,16 +158,7 @@ class StepContext:
                 for _, plan in rt.plans:
                     plan.release_inputs()
             return False
-        self.global_norm = math.sqrt(math.fsum(np.concatenate(sums).tolist())) if sums else 0.0
-        factors = []
-        for s in sums:
-            f = norm_clip_coef(t.clip_norm, np.sqrt(s)) if t.clip_norm else np.ones(s.size)
-            factors.append(f)
-        if t.clip_global_norm:
-            total = math.sqrt(math.fsum(np.concatenate([s * f * f for s, f in zip(sums, factors)]).tolist())) \
-                if t.clip_norm else self.global_norm
-            coef = float(norm_clip_coef(t.clip_global_norm, total))
-            factors = [f * coef for f in factors]
+        self.global_norm, factors = clip_factors(t, sums)
         self.scale = [None if bool((f == 1.0).all()) else np.ascontiguousarray(f, dtype=np.float64)
                       for f in factors]
         return True
