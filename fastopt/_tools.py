@@ -89,10 +89,12 @@ def clip_factors(tools, sums):
     return global_norm, factors
 
 
-def sums_of_squares(arrays, n_threads):
+def sums_of_squares(arrays, n_threads, clip=None):
     """Sum of squares (float64, one per array) of float32/float64 arrays, with
     the grad_stats pass of :func:`fastopt.clip.global_norm` (fixed order, so
     thread-count independent), and whether any element is NaN or infinite.
+    With `clip`, the squares of the elements clamped to [-clip, clip], as the
+    pipe measures them (the non-finite test sees the elements unclamped).
     For steps that work outside the fused pipe (SparseAdam, LBFGS); the
     arrays must be writeable and C-contiguous (private copies or params)."""
     sums = np.zeros(len(arrays))
@@ -100,7 +102,7 @@ def sums_of_squares(arrays, n_threads):
     if not live:
         return sums, False
     _, plans = _plans([arrays[i] for i in live], "arrays")
-    part, nonfinite = _sum_sq(plans, len(live), n_threads)
+    part, nonfinite = _sum_sq(plans, len(live), n_threads, clip)
     sums[live] = part
     return sums, nonfinite
 

@@ -66,7 +66,7 @@ class _Average:
                                      "pass its params instead and call update() after each step")
                 self.fused = True
             else:  # its step does not run through the fused pipeline: one pass after it
-                self._hook = opt.register_step_post_hook(lambda *_: self.update(_from_hook=True))
+                self._hook = opt.register_step_post_hook(self._after_step)
 
     # ------------------------------------------------------------ weights
     def _next_weight(self):
@@ -116,6 +116,11 @@ class _Average:
                     [label(i, None) for i in idx])
             kflags = 2 if flags & _engine.PIPE_EMA_DIV else (1 if flags & _engine.PIPE_EMA_HI else 0)
             plan.run(_AVERAGE, (w,), kflags, nt)
+
+    def _after_step(self, opt, *_):
+        # A step skipped by skip_nonfinite changed no param: no update, as in the fused path.
+        if not opt.last_step_skipped:
+            self.update(_from_hook=True)
 
     def update(self, _from_hook=False):
         """Average the current params in (one engine pass). Not needed when

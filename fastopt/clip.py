@@ -68,15 +68,17 @@ def _plans(arrays, what):
                     for idx in by_dtype.values()]
 
 
-def _sum_sq(plans, n, n_threads):
+def _sum_sq(plans, n, n_threads, clip=None):
     """Per-array sums of squares (float64, in array order) and whether any
-    element is NaN or infinite."""
+    element is NaN or infinite. With `clip`, the squares are those of the
+    elements clamped to [-clip, clip] (the non-finite test sees them unclamped)."""
     sums = np.zeros(n)
     nonfinite = False
     rule = _engine.RULES["grad_stats"]
+    scalars, flags = ((-clip, clip), 9) if clip else ((), 8)
     for idx, plan in plans:
         info = _multipass.SpanCache().get(plan)
-        plan.run(rule, (), 8, n_threads, out=info.out)
+        plan.run(rule, scalars, flags, n_threads, out=info.out)
         sums[idx] = info.sums(0)
         nonfinite |= bool(np.isnan(info.sums(1)).any())
     return sums, nonfinite

@@ -3,7 +3,7 @@ import math
 
 import numpy as np
 
-from . import _engine, _threads
+from . import _engine, _threads, _tools
 from . import _validation as V
 from ._docs import fill
 from .optimizer import Optimizer
@@ -134,8 +134,9 @@ def _neg_step(group, step):
 
 
 class SparseAdam(Optimizer):
-    #: Its step does not run through the fused pipeline (clip/telemetry options
-    #: are not offered; an attached fastopt.EMA runs its own pass after each step).
+    #: Its step does not run through the fused pipeline: the tool options act
+    #: on the row values in NumPy (see _tool_values), and an attached
+    #: fastopt.EMA runs its own pass after each step.
     _fuses_tools = False
 
     __doc__ = fill(r"""SparseAdam: Adam applied only to the rows present in a row-sparse
@@ -172,6 +173,20 @@ class SparseAdam(Optimizer):
         {maximize}
         {n_threads}
         {flush_denormals}
+        {tools}
+
+    The training tools see the gradient as the dense array it stands for (zero
+    outside the given rows), i.e. they act on the coalesced row values:
+    ``clip_value`` clamps them; the per-tensor and global norms of
+    ``clip_norm`` / ``clip_global_norm`` are the 2-norms of the (clamped)
+    values, and the factor scales the values before the update;
+    ``skip_nonfinite`` skips the whole step (params, moments, step counts
+    untouched; ``skipped_steps`` counts it) when a coalesced value is NaN or
+    infinite; ``track_update_ratio`` measures :math:`\|\Delta w\|` (only the
+    touched rows move), :math:`\|w\|` of the whole param before the step (one
+    read of the table) and :math:`\|g\|` of the values the update read. The
+    tools work on private copies of the values in NumPy (the caller's arrays
+    are never written); sums of squares are taken in double in a fixed order.
 
     Example:
         >>> import numpy as np, fastopt
@@ -188,9 +203,9 @@ class SparseAdam(Optimizer):
     rule = "sparse_adam"
 
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, maximize=False, *, n_threads=None,
-                 flush_denormals=False):
+                 flush_denormals=False, **tools):
         defaults = dict(lr=lr, betas=betas, eps=eps, maximize=maximize)
-        super().__init__(params, defaults, n_threads=n_threads, flush_denormals=flush_denormals)
+        super().__init__(params, defaults, n_threads=n_threads, flush_denormals=flush_denormals, **tools)
 
     def _check_group(self, group, index):
         V.positive("lr", group["lr"], index)
@@ -203,6 +218,72 @@ class SparseAdam(Optimizer):
 
     def _scalars(self, group, step):
         return _scalars(group), 0
+
+    def _tool_values(self, prepared, nthr):
+        """The training tools on the step's coalesced row values, before anything is written.
+
+        A row-sparse grad is a dense grad that is zero outside its rows, so
+        the dense tools apply to its (coalesced) values as they are: clamp,
+        then the per-tensor and global factors of
+        :func:`fastopt._tools.clip_factors` from the 2-norms of the clamped
+        values. Returns (prepared with the values replaced by transformed
+        private copies, telemetry scratch or None), or (None, None) when
+        skip_nonfinite finds a NaN/Inf value."""
+        t = self._tools
+        vals = [np.array(v, order="C", copy=True) for *_, v in prepared]
+        sums, nonfinite = _tools.sums_of_squares(vals, nthr, t.clip_value)
+        if t.skip_nonfinite and nonfinite:
+            return None, None
+        if t.clip_value:
+            for v in vals:
+                T = v.dtype.type
+                np.clip(v, T(-t.clip_value), T(t.clip_value), out=v)
+        tele = None
+        if t.track_update_ratio:
+            w2, _ = _tools.sums_of_squares([p for _, p, _, _ in prepared], nthr)
+            old_rows = [p.reshape(p.shape[0], v.shape[1])[rows] for _, p, rows, v in prepared]
+            tele = [w2, old_rows, sums]
+        self.last_global_grad_norm = None
+        if t.reduce:
+            at = [(gi, j) for gi, j, _ in self._positions(prepared)]
+            per_group = [np.zeros(len(g["params"])) for g in self.param_groups]
+            for (gi, j), s in zip(at, sums):
+                per_group[gi][j] = s
+            self.last_global_grad_norm, factors = _tools.clip_factors(t, per_group)
+            scaled = False
+            for v, (gi, j) in zip(vals, at):
+                f = float(factors[gi][j])
+                if f != 1.0:
+                    v *= v.dtype.type(f)
+                    scaled = True
+            if scaled and tele is not None:  # ||g|| of the values as the kernel reads them
+                tele[2], _ = _tools.sums_of_squares(vals, nthr)
+        return [(gi, p, rows, v) for (gi, p, rows, _), v in zip(prepared, vals)], tele
+
+    def _positions(self, prepared):
+        """(group index, index in group, flat index) of each prepared param."""
+        out, base = [], 0
+        index = {}
+        for gi, g in enumerate(self.param_groups):
+            for j, q in enumerate(g["params"]):
+                index[id(q)] = (gi, j, base + j)
+            base += len(g["params"])
+        for _, p, _, _ in prepared:
+            out.append(index[id(p)])
+        return out
+
+    def _finish_telemetry(self, tele, prepared, nthr):
+        """Store ||dw||^2 (only the touched rows move), ||w||^2 before the step
+        and ||g||^2 of the values the kernel read, per param (flat order); NaN
+        for params without a grad in this step."""
+        w2, old_rows, g2 = tele
+        diffs = [np.subtract(p.reshape(p.shape[0], o.shape[1])[rows], o, dtype=np.float64)
+                 for (_, p, rows, _), o in zip(prepared, old_rows)]
+        dw2, _ = _tools.sums_of_squares(diffs, nthr)
+        out = np.full((len(self._flat_params()), 3), np.nan)
+        for k, (_, _, i) in enumerate(self._positions(prepared)):
+            out[i] = (dw2[k], w2[k], g2[k])
+        self._telemetry = out
 
     def step(self, grads=None, closure=None):
         """One SparseAdam step.
@@ -259,8 +340,18 @@ class SparseAdam(Optimizer):
             owner = _alias_owner(written, owners, vals)
             if owner is not None:
                 raise ValueError(f"grads: values share memory with {owner}, which the step writes")
-        # ---- write
+        # ---- tools (reads and private copies only), then write
         nthr = _threads.resolve(self.n_threads)
+        tele = None
+        if self._tools.active:
+            prepared, tele = self._tool_values(prepared, nthr)
+            if prepared is None:  # skip_nonfinite: a NaN/Inf value; nothing written
+                self.last_step_skipped = True
+                self.skipped_steps += 1
+                for hook in list(self._step_post_hooks.values()):
+                    hook(self, args, kwargs)
+                return loss
+        self.last_step_skipped = False
         work = {}
         for gi, p, rows, vals in prepared:
             st = self._state.setdefault(id(p), {})
@@ -279,6 +370,8 @@ class SparseAdam(Optimizer):
                 (p, rows, vals, st["exp_avg"], st["exp_avg_sq"], _neg_step(group, st["step"])))
         for (gi, _), items in work.items():
             _apply(self._rule_id, items, _scalars(self.param_groups[gi]), nthr, self.flush_denormals)
+        if tele is not None:
+            self._finish_telemetry(tele, prepared, nthr)
         for hook in list(self._step_post_hooks.values()):
             hook(self, args, kwargs)
         return loss
