@@ -1,9 +1,10 @@
 """L-BFGS (torch.optim.LBFGS), with its vector work in fused C passes over a flat view."""
+import math
 import numbers
 
 import numpy as np
 
-from . import _engine, _threads
+from . import _engine, _threads, _tools
 from . import _validation as V
 from ._docs import fill
 from .optimizer import Optimizer
@@ -13,6 +14,21 @@ __all__ = ["LBFGS"]
 # Ops of the lbfgs kernel (csrc/kernels/lbfgs.h): low 4 bits, VAR = bit 4.
 _STEP, _SAVE, _RESTORE, _GATHER, _DOT, _AXPY, _NEG, _HIST, _SCALE, _NORMS = range(10)
 _VAR = 16
+
+
+def _refuse_clip(name, value):
+    """Validate a clip option as every optimizer does, then refuse any value but None."""
+    if _tools._threshold(name, value) is not None:
+        raise ValueError(
+            f"{name}: LBFGS does not clip gradients: a clipped gradient is no longer the gradient of the loss "
+            f"the closure returns, so the curvature pairs (y = g_k - g_(k-1)) and the line search's "
+            f"sufficient-decrease and curvature tests would mix two different functions; control the step "
+            f"with line_search_fn='strong_wolfe' and lr instead")
+
+
+def _no_clip(name):
+    return property(lambda self: None, lambda self, v: _refuse_clip(name, v),
+                    doc=f"Always None: LBFGS refuses {name} (see its docstring).")
 
 
 def _int(name, value, index, minimum):
@@ -46,6 +62,7 @@ class _Flat:
         def views(flat):
             return [flat[offs[i]:offs[i + 1]].reshape(p.shape) for i, p in enumerate(params)]
 
+        self.gviews = views(self.g)
         self.pplan = _engine.Plan([self.params, views(self.d), views(self.x)], labels)
         self.gplan = _engine.Plan([views(self.g), _engine.INPUT, views(self.d)], labels)
         self.writable = _engine.WritableSet(self.params + [self.g], labels + ["LBFGS flat gradient"])
@@ -68,9 +85,14 @@ class _Flat:
 
 
 class LBFGS(Optimizer):
-    #: Its step does not run through the fused pipeline (clip/telemetry options
-    #: are not offered; an attached fastopt.EMA runs its own pass after each step).
+    #: Its step does not run through the fused pipeline: skip_nonfinite and
+    #: track_update_ratio are handled around the iterations (step), clipping
+    #: is refused, and an attached fastopt.EMA runs its own pass after each step.
     _fuses_tools = False
+
+    clip_value = _no_clip("clip_value")
+    clip_norm = _no_clip("clip_norm")
+    clip_global_norm = _no_clip("clip_global_norm")
 
     __doc__ = fill(r"""L-BFGS (Liu & Nocedal, 1989), torch.optim.LBFGS semantics.
 
@@ -123,6 +145,32 @@ class LBFGS(Optimizer):
         line_search_fn: None (fixed step ``lr``) or ``'strong_wolfe'`` (default: None)
         {n_threads}
         {flush_denormals}
+        skip_nonfinite: skip the whole step when the first closure evaluation
+            of the step returns a NaN/Inf loss or grad; also a writable
+            attribute (default: False)
+        track_update_ratio: measure :math:`\|\Delta w\|` over the whole step,
+            :math:`\|w\|` before it and :math:`\|g\|` of the first evaluation's
+            grads, per param (:meth:`update_ratios`); also a writable attribute
+            (default: False)
+        clip_value: refused: any value but None raises ValueError (default: None)
+        clip_norm: refused, as ``clip_value`` (default: None)
+        clip_global_norm: refused, as ``clip_value`` (default: None)
+
+    Training tools. ``skip_nonfinite`` checks the first closure evaluation of
+    a step, before anything moves: when its loss or any grad element is NaN
+    or infinite, the step ends there (params, state, ``func_evals`` and
+    ``n_iter`` untouched; ``last_step_skipped``, ``skipped_steps`` as for
+    every optimizer). The later evaluations inside the step (the next
+    iterations, the line search's probes) are not guarded: they happen after
+    params have moved and curvature pairs were formed, so skipping then would
+    mean rolling back part of a step (a saved copy of the params and of the
+    history, memory the step does not otherwise need); a NaN or Inf there
+    propagates as in torch. Gradient clipping is refused: a clipped
+    gradient is not the gradient of the loss the closure returns, so the
+    curvature pairs :math:`y = g_k - g_{{k-1}}` would not describe the
+    function's curvature and the strong-Wolfe tests would compare the loss with
+    a directional derivative of another function; a step bound belongs to the
+    line search (``lr``, ``line_search_fn``), not to the gradient.
 
     Only one param group is supported, as in torch. Unlike torch, an unknown
     ``line_search_fn`` is refused when the optimizer is built (torch raises at
@@ -148,14 +196,20 @@ class LBFGS(Optimizer):
     step_in_state = False
 
     def __init__(self, params, lr=1, max_iter=20, max_eval=None, tolerance_grad=1e-7, tolerance_change=1e-9,
-                 history_size=100, line_search_fn=None, *, n_threads=None, flush_denormals=False):
+                 history_size=100, line_search_fn=None, *, n_threads=None, flush_denormals=False,
+                 skip_nonfinite=False, track_update_ratio=False, clip_value=None, clip_norm=None,
+                 clip_global_norm=None):
+        for name, value in (("clip_value", clip_value), ("clip_norm", clip_norm),
+                            ("clip_global_norm", clip_global_norm)):
+            _refuse_clip(name, value)
         if max_eval is None and isinstance(max_iter, numbers.Integral) and not isinstance(max_iter, bool):
             max_eval = max_iter * 5 // 4
         defaults = dict(lr=lr, max_iter=max_iter, max_eval=max_eval, tolerance_grad=tolerance_grad,
                         tolerance_change=tolerance_change, history_size=history_size,
                         line_search_fn=line_search_fn)
         self._flat = None
-        super().__init__(params, defaults, n_threads=n_threads, flush_denormals=flush_denormals)
+        super().__init__(params, defaults, n_threads=n_threads, flush_denormals=flush_denormals,
+                         skip_nonfinite=skip_nonfinite, track_update_ratio=track_update_ratio)
 
     def add_param_group(self, param_group):
         if self.param_groups:
@@ -275,13 +329,36 @@ class LBFGS(Optimizer):
         group = self.param_groups[0]
         self._check_group(group, 0)
         self._nt = _threads.resolve(self.n_threads)
-        loss = self._iterate(closure, group)
+        fl = self._runtime_flat()
+        first = self._evaluate(closure)
+        loss = first[0]
+        t = self._tools
+        if t.skip_nonfinite or t.track_update_ratio:
+            g2, nonfinite = _tools.sums_of_squares(fl.gviews, self._nt)
+            if t.skip_nonfinite and (nonfinite or not math.isfinite(first[1])):
+                # Nothing has moved yet: params, state and counters stay as they were.
+                self.last_step_skipped = True
+                self.skipped_steps += 1
+            else:
+                self.last_step_skipped = False
+                self.last_global_grad_norm = math.sqrt(math.fsum(g2.tolist()))
+                old = [p.copy() for p in fl.params] if t.track_update_ratio else None
+                w2 = _tools.sums_of_squares(fl.params, self._nt)[0] if old is not None else None
+                self._iterate(closure, group, first)
+                if old is not None:
+                    diffs = [np.subtract(p, o, dtype=np.float64) for p, o in zip(fl.params, old)]
+                    dw2, _ = _tools.sums_of_squares(diffs, self._nt)
+                    self._telemetry = np.stack([dw2, w2, g2], axis=1)
+        else:
+            self.last_step_skipped = False
+            self._iterate(closure, group, first)
         for hook in list(self._step_post_hooks.values()):
             hook(self, args, kwargs)
         return loss
 
-    def _iterate(self, closure, group):
-        fl = self._runtime_flat()
+    def _iterate(self, closure, group, first):
+        """The iterations of one step, after its first closure evaluation `first`."""
+        fl = self._flat
         T = fl.T
         lr = float(group["lr"])
         max_iter, max_eval = int(group["max_iter"]), int(group["max_eval"])
@@ -293,7 +370,7 @@ class LBFGS(Optimizer):
         st.setdefault("func_evals", 0)
         st.setdefault("n_iter", 0)
 
-        orig_loss, loss, gsum, gmax, _ = self._evaluate(closure)
+        orig_loss, loss, gsum, gmax, _ = first
         current_evals = 1
         st["func_evals"] += 1
         if gmax <= tol_grad:
@@ -492,6 +569,8 @@ class LBFGS(Optimizer):
         d = {k: v for k, v in g.items() if k != "params"}
         d["params"] = list(range(len(g["params"])))
         sd = {"state": {0: dict(st)} if st else {}, "param_groups": [d]}
+        if self.skipped_steps or self._tools.skip_nonfinite:
+            sd["skipped_steps"] = self.skipped_steps
         for hook in list(self._state_dict_post_hooks.values()):
             res = hook(self, sd)
             if res is not None:
@@ -519,6 +598,7 @@ class LBFGS(Optimizer):
             if key not in ("params", "param_names"):
                 ng[key] = v
         self._check_group(ng, 0)
+        skipped = self._saved_skipped_steps(state_dict)
         dtype = params[0].dtype if params else np.float64
         n = sum(p.size for p in params)
         T = np.dtype(dtype).type
@@ -545,6 +625,7 @@ class LBFGS(Optimizer):
         self.param_groups[0].clear()
         self.param_groups[0].update(ng)
         self._state = {id(params[0]): new} if (new and params) else {}
+        self.skipped_steps = skipped
         self._flat = None
         self._invalidate()
         for hook in list(self._load_state_dict_post_hooks.values()):

@@ -718,6 +718,14 @@ class Optimizer:
                 sd = res
         return sd
 
+    @staticmethod
+    def _saved_skipped_steps(state_dict):
+        """The checked 'skipped_steps' of a state_dict (0 when absent)."""
+        skipped = state_dict.get("skipped_steps", 0)
+        if isinstance(skipped, bool) or not isinstance(skipped, (int, np.integer)) or skipped < 0:
+            raise ValueError(f"state_dict: 'skipped_steps' must be a non-negative integer, got {skipped!r}")
+        return int(skipped)
+
     def load_state_dict(self, state_dict):
         """Load a state_dict (this class's or torch's layout). Buffers are
         copied into arrays of each param's dtype; options of each group are
@@ -778,13 +786,11 @@ class Optimizer:
             if "step" not in entry:
                 entry["step"] = 1 if any(isinstance(v, np.ndarray) for v in entry.values()) else 0
             new_state[id(p)] = ParamState(self, entry)
-        skipped = state_dict.get("skipped_steps", 0)
-        if isinstance(skipped, bool) or not isinstance(skipped, (int, np.integer)) or skipped < 0:
-            raise ValueError(f"state_dict: 'skipped_steps' must be a non-negative integer, got {skipped!r}")
+        skipped = self._saved_skipped_steps(state_dict)
         for g, ng in zip(self.param_groups, new_groups):
             g.clear()
             g.update(ng)
-        self.skipped_steps = int(skipped)
+        self.skipped_steps = skipped
         self._validated = [None] * len(self.param_groups)
         self._state = new_state
         self._invalidate(sync=False)
