@@ -113,18 +113,20 @@ def test_sparse_adam_clipping_acts():
         assert any(not np.array_equal(c.values, p.values) for c, p in zip(clipped, plain) if c is not None)
 
 
-def test_sparse_adam_grads_never_written_read_only_accepted():
+@pytest.mark.parametrize("rows", [[3, 1, 3, 0], [0, 1, 3, 5]], ids=["duplicates", "sorted"])
+@pytest.mark.parametrize("writeable", [True, False])
+def test_sparse_adam_grads_never_written_read_only_accepted(rows, writeable):
     rng = np.random.default_rng(2)
     p = [rng.standard_normal((10, 3))]
     vals = rng.standard_normal((4, 3)) * 10
-    vals.flags.writeable = False
-    idx = np.array([3, 1, 3, 0])
+    vals.flags.writeable = writeable
+    idx = np.array(rows)
     keep = vals.copy()
     opt = fastopt.SparseAdam(p, lr=0.1, clip_value=0.5, clip_norm=1.0, clip_global_norm=0.3,
                              skip_nonfinite=True, track_update_ratio=True)
     opt.step([fastopt.RowSparseGrad(idx, vals)])
     np.testing.assert_array_equal(vals, keep)
-    np.testing.assert_array_equal(idx, [3, 1, 3, 0])
+    np.testing.assert_array_equal(idx, rows)
 
 
 def test_sparse_adam_empty_grad_counts_and_measures():
