@@ -52,9 +52,9 @@ def _run(case, dtype, tools, fused, n_threads, steps=5, shapes=SIZES):
     return params, state, averages, norms
 
 
-def _assert_fused_equals_staged(case, dtype, tools, n_threads, shapes=SIZES):
-    pf, sf, af, nf = _run(case, dtype, tools, True, n_threads, shapes=shapes)
-    ps, ss, as_, ns = _run(case, dtype, tools, False, n_threads, shapes=shapes)
+def _assert_fused_equals_staged(case, dtype, tools, n_threads, shapes=SIZES, steps=5):
+    pf, sf, af, nf = _run(case, dtype, tools, True, n_threads, steps=steps, shapes=shapes)
+    ps, ss, as_, ns = _run(case, dtype, tools, False, n_threads, steps=steps, shapes=shapes)
     for i, (a, b) in enumerate(zip(pf, ps)):
         np.testing.assert_array_equal(a, b, err_msg=f"param {i}")
     assert sf.keys() == ss.keys()
@@ -81,6 +81,15 @@ def test_fused_equals_staged_every_isa(isa, n_threads, rule, parallel):
     case = next(c for c in FUSED if c.cls.rule == rule and len(c.kwargs) > 1)
     for dtype in DTYPES:
         _assert_fused_equals_staged(case, dtype, TOOLS["all"], n_threads)
+
+
+@pytest.mark.parametrize("tools", ["track", "all"])
+def test_fused_radam_rectified(tools, parallel):
+    """RAdam's rectified loop (flags 4), which the defaults run from step 6
+    on (beta2 = 0.999): past the 5 steps of the tests above."""
+    case = next(c for c in FUSED if c.cls.rule == "radam" and c.kwargs == dict(lr=0.01))
+    for dtype in DTYPES:
+        _assert_fused_equals_staged(case, dtype, TOOLS[tools], n_threads=2, steps=8)
 
 
 def test_fused_telemetry_is_the_same_for_any_thread_count_and_isa(parallel):
