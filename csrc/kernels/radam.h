@@ -27,8 +27,8 @@
  *          s[6] bc1, s[7] lr, s[8] bc2_sqrt, s[9] eps, s[10] rect
  * Flags:   bit0 L2, bit1 w1 >= 0.5, bit2 rectified (rho_t > 5)
  * Bytes per element moved: 7·sizeof(T) (read p g m v, write p m v).
- * Fused form fo_f_radam: the same loop with the training tools inside, flags 0
- * and 4 (kernels/fused.h).
+ * Fused form fo_f_radam: the same loop with the training tools inside, flags 4
+ * (kernels/fused.h).
  */
 FO_INLINE void FO_FN(radam_loop)(const fo_hyper *h, char *const *ptr, const int64_t n, const int l2,
                                  const int lerp_hi, const int rectified, const FO_FN(fo_tools) *tc, const int tm)
@@ -72,19 +72,16 @@ void FO_FN(fo_k_radam)(const fo_hyper *h, char *const *ptr, const fo_span *sp, d
 }
 
 /* Fused form (csrc/fused.def): the same loop with the pipe's tools inside,
- * for the two flag words the defaults give: flags 4 (rectified, every step
- * from the sixth on with beta2 = 0.999) and flags 0 (the first steps). Every
- * other flag word returns 1 and the driver stages the span. */
+ * for flags 4, the flag word of the defaults once the step is rectified
+ * (from step 6 on with beta2 = 0.999). The first, unrectified steps (flags
+ * 0) and every other flag word return 1 and the driver stages the span: a
+ * loop for a handful of early steps is not worth its build time. */
 int FO_FN(fo_f_radam)(const fo_hyper *h, char *const *ptr, const fo_span *sp, const fo_pipe *pipe, char *avg,
                        double *stats)
 {
-    const int64_t f = h->flags & 7;
-    if (f != 0 && f != 4) return 1;
+    if ((h->flags & 7) != 4) return 1;
     FO_FN(fo_tools) tc;
     const int tm = FO_FN(tools_init)(&tc, pipe, sp, avg, stats);
-    if (f == 4)
-        FO_TOOLS_SWITCH(tm, FO_FN(radam_loop)(h, ptr, sp->n, 0, 0, 1, &tc, TMC))
-    else
-        FO_TOOLS_SWITCH(tm, FO_FN(radam_loop)(h, ptr, sp->n, 0, 0, 0, &tc, TMC))
+    FO_TOOLS_SWITCH(tm, FO_FN(radam_loop)(h, ptr, sp->n, 0, 0, 1, &tc, TMC))
     return 0;
 }
