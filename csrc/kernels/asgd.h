@@ -19,22 +19,25 @@
  * Flags:   bit0 L2, bit1 averaging (mu != 1)
  * Bytes per element moved: 4·sizeof(T) without averaging (read p g, write p ax),
  *          5·sizeof(T) with (read p g ax, write p ax): 16 / 20 in float32.
+ * Fused form fo_f_asgd: the same loop with the training tools inside, flags 0
+ * (kernels/fused.h).
  */
-FO_INLINE void FO_FN(asgd_loop)(const fo_hyper *h, char *const *ptr, const int64_t n, const int l2, const int avg)
+FO_INLINE void FO_FN(asgd_loop)(const fo_hyper *h, char *const *ptr, const int64_t n, const int l2, const int avg,
+                                const FO_FN(fo_tools) *tc, const int tm)
 {
     T *FO_RESTRICT p = (T *)ptr[0];
     const T *FO_RESTRICT g = (const T *)ptr[1];
     T *FO_RESTRICT ax = (T *)ptr[2];
     const T sign = (T)h->s[0], wd = (T)h->s[1], decay = (T)h->s[2], neg_eta = (T)h->s[3], mu = (T)h->s[4];
-    for (int64_t i = 0; i < n; i++) {
-        T gi = sign * g[i];
-        T pi = p[i];
-        if (l2) gi = gi + wd * pi;
-        pi = pi * decay;
-        pi = pi + neg_eta * gi;
-        p[i] = pi;
-        ax[i] = avg ? ax[i] + (pi - ax[i]) * mu : pi;
-    }
+    FO_ELEM_LOOP(tm, n, p, g, tc, {
+        T gs = sign * gi;
+        T pd = pi;
+        if (l2) gs = gs + wd * pd;
+        pd = pd * decay;
+        pd = pd + neg_eta * gs;
+        pn = pd;
+        ax[i] = avg ? ax[i] + (pd - ax[i]) * mu : pd;
+    });
 }
 
 void FO_FN(fo_k_asgd)(const fo_hyper *h, char *const *ptr, const fo_span *sp, double *out)
@@ -42,9 +45,23 @@ void FO_FN(fo_k_asgd)(const fo_hyper *h, char *const *ptr, const fo_span *sp, do
     (void)out;
     const int64_t n = sp->n;
     switch (h->flags & 3) {
-        case 0: FO_FN(asgd_loop)(h, ptr, n, 0, 0); break;
-        case 1: FO_FN(asgd_loop)(h, ptr, n, 1, 0); break;
-        case 2: FO_FN(asgd_loop)(h, ptr, n, 0, 1); break;
-        case 3: FO_FN(asgd_loop)(h, ptr, n, 1, 1); break;
+        case 0: FO_FN(asgd_loop)(h, ptr, n, 0, 0, NULL, 0); break;
+        case 1: FO_FN(asgd_loop)(h, ptr, n, 1, 0, NULL, 0); break;
+        case 2: FO_FN(asgd_loop)(h, ptr, n, 0, 1, NULL, 0); break;
+        case 3: FO_FN(asgd_loop)(h, ptr, n, 1, 1, NULL, 0); break;
     }
+}
+
+/* Fused form (csrc/fused.def): the same loop with the pipe's tools inside,
+ * for flags 0 (the default: no L2, and no averaging until step t0 = 1e6, so
+ * ax is a copy of p); every other flag word returns 1 and the driver stages
+ * the span. */
+int FO_FN(fo_f_asgd)(const fo_hyper *h, char *const *ptr, const fo_span *sp, const fo_pipe *pipe, char *avg,
+                      double *stats)
+{
+    if (h->flags & 3) return 1;
+    FO_FN(fo_tools) tc;
+    const int tm = FO_FN(tools_init)(&tc, pipe, sp, avg, stats);
+    FO_TOOLS_SWITCH(tm, FO_FN(asgd_loop)(h, ptr, sp->n, 0, 0, &tc, TMC))
+    return 0;
 }

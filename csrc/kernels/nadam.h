@@ -26,9 +26,11 @@
  *          s[6] bc2, s[7] eps, s[8] c1, s[9] c2
  * Flags:   bit0 L2, bit1 w1 >= 0.5, bit2 c1, c2 per tensor
  * Bytes per element moved: 7·sizeof(T) (read p g m v, write p m v).
+ * Fused form fo_f_nadam: the same loop with the training tools inside, flags 0
+ * and 4 (the same loop; kernels/fused.h).
  */
 FO_INLINE void FO_FN(nadam_loop)(const fo_hyper *h, char *const *ptr, const int64_t n, const T c1, const T c2,
-                                 const int l2, const int lerp_hi)
+                                 const int l2, const int lerp_hi, const FO_FN(fo_tools) *tc, const int tm)
 {
     T *FO_RESTRICT p = (T *)ptr[0];
     const T *FO_RESTRICT g = (const T *)ptr[1];
@@ -36,17 +38,29 @@ FO_INLINE void FO_FN(nadam_loop)(const fo_hyper *h, char *const *ptr, const int6
     T *FO_RESTRICT v = (T *)ptr[3];
     const T sign = (T)h->s[0], wd = (T)h->s[1], decay = (T)h->s[2], w1 = (T)h->s[3];
     const T b2 = (T)h->s[4], omb2 = (T)h->s[5], bc2 = (T)h->s[6], eps = (T)h->s[7], omw1 = (T)1 - w1;
-    for (int64_t i = 0; i < n; i++) {
-        T gi = sign * g[i];
-        T pi = p[i] * decay;
-        if (l2) gi = gi + wd * pi;
-        const T mi = lerp_hi ? gi - (gi - m[i]) * omw1 : m[i] + w1 * (gi - m[i]);
-        const T vi = v[i] * b2 + (omb2 * gi) * gi;
+    FO_ELEM_LOOP(tm, n, p, g, tc, {
+        T gs = sign * gi;
+        T pd = pi * decay;
+        if (l2) gs = gs + wd * pd;
+        const T mi = lerp_hi ? gs - (gs - m[i]) * omw1 : m[i] + w1 * (gs - m[i]);
+        const T vi = v[i] * b2 + (omb2 * gs) * gs;
         m[i] = mi;
         v[i] = vi;
         const T d = FO_T_SQRT(vi / bc2) + eps;
-        pi = pi + (c1 * gi) / d;
-        p[i] = pi + (c2 * mi) / d;
+        pd = pd + (c1 * gs) / d;
+        pn = pd + (c2 * mi) / d;
+    });
+}
+
+/* c1 and c2 of this span: s[8], s[9], or the tensor's row of the table (flag bit2). */
+FO_INLINE void FO_FN(nadam_c12)(const fo_hyper *h, const fo_span *sp, T *c1, T *c2)
+{
+    *c1 = (T)h->s[8];
+    *c2 = (T)h->s[9];
+    if (h->flags & 4) {
+        const double *row = h->per_tensor + sp->tensor * h->per_tensor_width;
+        *c1 = (T)row[0];
+        *c2 = (T)row[1];
     }
 }
 
@@ -54,16 +68,28 @@ void FO_FN(fo_k_nadam)(const fo_hyper *h, char *const *ptr, const fo_span *sp, d
 {
     (void)out;
     const int64_t n = sp->n;
-    T c1 = (T)h->s[8], c2 = (T)h->s[9];
-    if (h->flags & 4) {
-        const double *row = h->per_tensor + sp->tensor * h->per_tensor_width;
-        c1 = (T)row[0];
-        c2 = (T)row[1];
-    }
+    T c1, c2;
+    FO_FN(nadam_c12)(h, sp, &c1, &c2);
 #define FO_NADAM_CASE(f) \
-    case f: FO_FN(nadam_loop)(h, ptr, n, c1, c2, (f) & 1, ((f) >> 1) & 1); break;
+    case f: FO_FN(nadam_loop)(h, ptr, n, c1, c2, (f) & 1, ((f) >> 1) & 1, NULL, 0); break;
     switch (h->flags & 3) {
         FO_NADAM_CASE(0) FO_NADAM_CASE(1) FO_NADAM_CASE(2) FO_NADAM_CASE(3)
     }
 #undef FO_NADAM_CASE
+}
+
+/* Fused form (csrc/fused.def): the same loop with the pipe's tools inside,
+ * for the default flag word (no L2, w1 < 0.5), with c1, c2 from the scalars
+ * or the per-tensor table (bit2 only picks where the loop's constants come
+ * from); every other flag word returns 1 and the driver stages the span. */
+int FO_FN(fo_f_nadam)(const fo_hyper *h, char *const *ptr, const fo_span *sp, const fo_pipe *pipe, char *avg,
+                       double *stats)
+{
+    if (h->flags & 3) return 1;
+    T c1, c2;
+    FO_FN(nadam_c12)(h, sp, &c1, &c2);
+    FO_FN(fo_tools) tc;
+    const int tm = FO_FN(tools_init)(&tc, pipe, sp, avg, stats);
+    FO_TOOLS_SWITCH(tm, FO_FN(nadam_loop)(h, ptr, sp->n, c1, c2, 0, 0, &tc, TMC))
+    return 0;
 }
