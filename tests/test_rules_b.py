@@ -19,10 +19,10 @@ def test_adabelief_two_steps_by_hand():
     opt.step([np.array([g1])])
     opt.step([np.array([g2])])
     m1 = (1 - b1) * g1
-    s1 = (1 - b2) * g1 ** 2 + er
+    s1 = (1 - b2) * (g1 - m1) ** 2 + er
     p1 = p0 - lr * (m1 / (1 - b1)) / (math.sqrt(s1 / (1 - b2)) + eps)
     m2 = (1 - b1) * g2 + b1 * m1
-    s2 = (1 - b2) * (g2 - m1) ** 2 + b2 * s1 + er  # prediction error against the previous m (optax)
+    s2 = (1 - b2) * (g2 - m2) ** 2 + b2 * s1 + er  # prediction error against the new m (paper, optax)
     p2 = p1 - lr * (m2 / (1 - b1 ** 2)) / (math.sqrt(s2 / (1 - b2 ** 2)) + eps)
     assert w[0] == pytest.approx(p2, rel=1e-14)
     assert opt.state[0]["exp_avg_var"][0] == pytest.approx(s2, rel=1e-14)

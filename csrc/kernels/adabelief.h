@@ -6,8 +6,8 @@
  *   g  = sign * g                        sign = -1 when maximize
  *   p  = p * decay                       decay = 1 - lr*wd when decoupled, else 1
  *   g  = g + wd * p                      if L2 (coupled weight decay)
- *   d  = g - m                           prediction error against the OLD m (as optax)
  *   m  = (1 - beta1) * g + beta1 * m
+ *   d  = g - m                           prediction error against the NEW m (paper, optax)
  *   s  = ((1 - beta2) * (d * d) + beta2 * s) + eps_root
  *   p  = p + neg_lr * ((m / bc1) / (sqrt(s / bc2) + eps))
  * with bc_k = 1 - beta_k^t computed in double once per step; optax divides by
@@ -37,9 +37,8 @@ FO_INLINE void FO_FN(adabelief_loop)(const fo_hyper *h, char *const *ptr, const 
         T gs = sign * gi;
         const T pd = pi * decay;
         if (l2) gs = gs + wd * pd;
-        const T mo = m[i];
-        const T d = gs - mo;
-        const T mi = omb1 * gs + b1 * mo;
+        const T mi = omb1 * gs + b1 * m[i];
+        const T d = gs - mi;
         const T si = (omb2 * (d * d) + b2 * v[i]) + eps_root;
         m[i] = mi;
         v[i] = si;

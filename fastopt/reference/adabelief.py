@@ -2,8 +2,8 @@
 
     g = -g if maximize
     decoupled: p = p * (1 - lr*wd)        L2: g = g + wd * p
-    d = g - m                              (previous m)
     m = (1 - b1) * g + b1 * m
+    d = g - m                              (the new m: paper's Algorithm 2, optax)
     s = ((1 - b2) * (d * d) + b2 * s) + eps_root
     p = p + (-lr) * ((m / bc1) / (sqrt(s / bc2) + eps)),  bc_k = 1 - b_k^t
 """
@@ -34,8 +34,8 @@ class AdaBelief(ReferenceOptimizer):
             p[...] = p * T(1.0 - lr * wd)
         elif wd != 0:
             g = g + T(wd) * p
-        d = g - m
         m[...] = T(1.0 - b1) * g + T(b1) * m
+        d = g - m
         s[...] = (T(1.0 - b2) * (d * d) + T(b2) * s) + T(h["eps_root"])
         upd = (m / T(1.0 - b1 ** t)) / (np.sqrt(s / T(1.0 - b2 ** t)) + T(h["eps"]))
         p[...] = p + T(-lr) * upd
