@@ -40,7 +40,11 @@ class LARS(InputStash, Optimizer):
     local learning rate, with :math:`\epsilon` guarding the denominator; the
     momentum follows torch.optim.SGD (first buffer = first direction). The
     ratio is 1 when either norm is 0 (fresh zero-initialised layers, zero
-    gradients), as the common implementations do.
+    gradients), as the common implementations do. ``optax.lars`` gives the
+    same steps without weight decay (tested when optax is installed); with
+    weight decay optax divides by :math:`\|g_t + \lambda\theta_{{t-1}}\|`
+    instead of the paper's :math:`\|g_t\| + \lambda\|\theta_{{t-1}}\|`
+    kept here.
 
     Biases and normalisation parameters are usually excluded from the
     adaptation: put them in a param group with ``lars_exclude=True``, which
