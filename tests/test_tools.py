@@ -49,7 +49,7 @@ def numpy_clip(grads, clip_value=None, clip_norm=None, clip_global_norm=None):
     return [None if g is None else (g if fac == 1.0 else g * g.dtype.type(fac)) for g, fac in zip(out, f)]
 
 
-def _state_arrays(opt):
+def state_arrays(opt):
     sd = opt.state_dict()["state"]
     return {(i, k): np.array(v) for i, st in sd.items() for k, v in st.items()}
 
@@ -57,7 +57,7 @@ def _state_arrays(opt):
 def assert_same(opt_a, params_a, opt_b, params_b):
     for i, (a, b) in enumerate(zip(params_a, params_b)):
         np.testing.assert_array_equal(a, b, err_msg=f"param {i}")
-    sa, sb = _state_arrays(opt_a), _state_arrays(opt_b)
+    sa, sb = state_arrays(opt_a), state_arrays(opt_b)
     assert sa.keys() == sb.keys()
     for k in sa:
         np.testing.assert_array_equal(sa[k], sb[k], err_msg=f"state {k}")
@@ -156,14 +156,14 @@ def test_skip_nonfinite_leaves_everything_bitwise(bad, n_threads, parallel):
     opt = fastopt.Adam(params, lr=0.01, skip_nonfinite=True, n_threads=n_threads, clip_global_norm=1.0)
     opt.step(make_grads(SIZES, np.float32, rng))
     before_p = [p.copy() for p in params]
-    before_s = _state_arrays(opt)
+    before_s = state_arrays(opt)
     grads = make_grads(SIZES, np.float32, rng)
     grads[-1][BAD_AT] = bad
     opt.step(grads)
     assert opt.last_step_skipped and opt.skipped_steps == 1
     for a, b in zip(params, before_p):
         np.testing.assert_array_equal(a, b)
-    after = _state_arrays(opt)
+    after = state_arrays(opt)
     for k in before_s:
         np.testing.assert_array_equal(after[k], before_s[k])
     assert all(opt.state[i]["step"] == 1 for i in opt.state)

@@ -14,7 +14,7 @@ import pytest
 
 import fastopt
 from fastopt._multipass import ref_sum_sq
-from test_tools import TOOL_SETS, numpy_clip
+from test_tools import TOOL_SETS, assert_same, numpy_clip, state_arrays
 
 DTYPES = [np.float32, np.float64]
 SHAPES = [(40, 3), (9,), (12, 4, 2), (5, 1)]
@@ -62,19 +62,6 @@ def numpy_transform(grads, params, clip_value=None, clip_norm=None, clip_global_
 
 def make_params(dtype, rng):
     return [rng.standard_normal(s).astype(dtype) for s in SHAPES]
-
-
-def state_arrays(opt):
-    return {(i, k): np.array(v) for i, st in opt.state_dict()["state"].items() for k, v in st.items()}
-
-
-def assert_same(opt_a, pa, opt_b, pb):
-    for i, (a, b) in enumerate(zip(pa, pb)):
-        np.testing.assert_array_equal(a, b, err_msg=f"param {i}")
-    sa, sb = state_arrays(opt_a), state_arrays(opt_b)
-    assert sa.keys() == sb.keys()
-    for k in sa:
-        np.testing.assert_array_equal(sa[k], sb[k], err_msg=f"state {k}")
 
 
 # ------------------------------------------------------------------ SparseAdam: clipping
