@@ -380,7 +380,7 @@ def test_ema_errors():
 
 
 # ------------------------------------------------------------------ option errors
-@pytest.mark.parametrize("kw, exc, msg", [
+OPTION_ERRORS = [
     (dict(clip_value=0), ValueError, "clip_value"),
     (dict(clip_value=-1.0), ValueError, "clip_value"),
     (dict(clip_norm=float("nan")), ValueError, "clip_norm"),
@@ -388,7 +388,10 @@ def test_ema_errors():
     (dict(clip_global_norm=True), TypeError, "clip_global_norm"),
     (dict(skip_nonfinite=1), TypeError, "skip_nonfinite"),
     (dict(track_update_ratio="yes"), TypeError, "track_update_ratio"),
-])
+]
+
+
+@pytest.mark.parametrize("kw, exc, msg", OPTION_ERRORS)
 def test_option_errors(kw, exc, msg):
     with pytest.raises(exc, match=msg):
         fastopt.Adam([np.ones(3)], **kw)

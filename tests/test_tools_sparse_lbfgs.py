@@ -14,7 +14,7 @@ import pytest
 
 import fastopt
 from fastopt._multipass import ref_sum_sq
-from test_tools import TOOL_SETS, assert_same, numpy_clip, state_arrays
+from test_tools import OPTION_ERRORS, TOOL_SETS, assert_same, numpy_clip, state_arrays
 
 DTYPES = [np.float32, np.float64]
 SHAPES = [(40, 3), (9,), (12, 4, 2), (5, 1)]
@@ -242,17 +242,6 @@ def test_sparse_adam_skipped_steps_in_state_dict_and_file(tmp_path):
     with pytest.raises(ValueError, match="skipped_steps"):
         again.load_state_dict(dict(sd, skipped_steps=-1))
     assert again.skipped_steps == 1
-
-
-OPTION_ERRORS = [
-    (dict(clip_value=0), ValueError, "clip_value"),
-    (dict(clip_value=-1.0), ValueError, "clip_value"),
-    (dict(clip_norm=float("nan")), ValueError, "clip_norm"),
-    (dict(clip_global_norm="1"), TypeError, "clip_global_norm"),
-    (dict(clip_global_norm=True), TypeError, "clip_global_norm"),
-    (dict(skip_nonfinite=1), TypeError, "skip_nonfinite"),
-    (dict(track_update_ratio="yes"), TypeError, "track_update_ratio"),
-]
 
 
 @pytest.mark.parametrize("kw, exc, msg", OPTION_ERRORS)
