@@ -17,6 +17,15 @@ def label(index, name):
     return f"param {name!r}" if name is not None else f"params[{index}]"
 
 
+def by_dtype(arrays, indices=None):
+    """Indices of `arrays` (all, or those in `indices`, in order) grouped by
+    dtype, in order of first appearance: one engine plan serves one dtype."""
+    groups = {}
+    for i in range(len(arrays)) if indices is None else indices:
+        groups.setdefault(arrays[i].dtype.char, []).append(i)
+    return list(groups.values())
+
+
 def split_params(obj, where="params"):
     """Return (arrays, names) for one group's 'params' entry; names is None if unnamed."""
     if isinstance(obj, np.ndarray):

@@ -7,6 +7,7 @@ from . import _engine
 from . import _validation as V
 from ._docs import fill
 from ._multipass import InputStash, SpanCache
+from ._params import by_dtype
 from ._tools import transformed_grad
 from .optimizer import Optimizer, ParamState
 
@@ -199,12 +200,10 @@ class Adafactor(InputStash, Optimizer):
         return out
 
     def _make_plans(self, params, bufnames, buffers, labels, idx_all):
-        by_dtype = {}
-        for i in idx_all:
-            by_dtype.setdefault(params[i].dtype.char, []).append(i)
+        subsets = by_dtype(params, idx_all)
         plans = []
-        whole = len(by_dtype) == 1 and len(idx_all) == len(params)
-        for idx in by_dtype.values():
+        whole = len(subsets) == 1 and len(idx_all) == len(params)
+        for idx in subsets:
             ps = [params[i] for i in idx]
             m = _Meta()
             m.params = ps

@@ -27,7 +27,7 @@ from numbers import Real
 import numpy as np
 
 from . import _engine, _threads
-from ._params import label, normalize_groups
+from ._params import by_dtype, label, normalize_groups
 
 __all__ = ["EMA", "SWA"]
 
@@ -101,12 +101,9 @@ class _Average:
     # ------------------------------------------------------------ own pass
     def _run(self, which):
         flags, w = self._next_weight()
-        by_dtype = {}
-        for i in which:
-            by_dtype.setdefault(self.params[i].dtype.char, []).append(i)
         nt = _threads.resolve(self.n_threads)
-        for key, idx in by_dtype.items():
-            k = (key, tuple(idx))
+        for idx in by_dtype(self.params, which):
+            k = tuple(idx)
             plan = self._plans.get(k)
             if plan is None:
                 if len(self._plans) > 16:

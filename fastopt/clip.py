@@ -24,6 +24,7 @@ from numbers import Real
 import numpy as np
 
 from . import _engine, _multipass, _threads
+from ._params import by_dtype
 
 __all__ = ["clip_by_value_", "clip_by_global_norm_", "global_norm", "norm_clip_coef"]
 
@@ -61,11 +62,8 @@ def _plans(arrays, what):
     hit = _engine.find_overlap(arrays)
     if hit is not None:
         raise ValueError(f"{labels[hit[1]]}: shares memory with {labels[hit[0]]}")
-    by_dtype = {}
-    for i, a in enumerate(arrays):
-        by_dtype.setdefault(a.dtype.char, []).append(i)
     return arrays, [(idx, _engine.Plan([[arrays[i] for i in idx]], [labels[i] for i in idx]))
-                    for idx in by_dtype.values()]
+                    for idx in by_dtype(arrays)]
 
 
 def _sum_sq(plans, n, n_threads, clip=None):

@@ -14,6 +14,7 @@ import numpy as np
 
 from . import _engine, _threads
 from . import _validation as V
+from ._params import by_dtype
 from .adam import Adam
 from .sgd import SGD
 
@@ -72,10 +73,7 @@ def _run(rule_cls, group, params, grads, buffers, bufnames, steps, n_threads, fl
         by_step.setdefault(s, []).append(i)
     work = []
     for s, idx in sorted(by_step.items()):
-        by_dtype = {}
-        for i in idx:
-            by_dtype.setdefault(params[i].dtype.char, []).append(i)
-        for sub in by_dtype.values():
+        for sub in by_dtype(params, idx):
             slots = [[params[i] for i in sub], _engine.INPUT]
             for name in bufnames:
                 slots.append(None if name is None else [bufs[name][i] for i in sub])

@@ -5,6 +5,7 @@ import numpy as np
 
 from . import _engine, _threads
 from . import _validation as V
+from ._params import by_dtype
 from .optimizer import Optimizer
 
 __all__ = ["Lookahead"]
@@ -88,11 +89,8 @@ class Lookahead:
                 all(a is b for a, b in zip(self._plans[0], flat)):
             return self._plans[1]
         labels = self.base_optimizer._flat_labels()
-        by_dtype = {}
-        for i, p in enumerate(flat):
-            by_dtype.setdefault(p.dtype.char, []).append(i)
         plans = [_engine.Plan([[flat[i] for i in idx], [self._slow[id(flat[i])] for i in idx]],
-                              [labels[i] for i in idx]) for idx in by_dtype.values()]
+                              [labels[i] for i in idx]) for idx in by_dtype(flat)]
         self._plans = (flat, plans)
         return plans
 

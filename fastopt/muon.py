@@ -6,6 +6,7 @@ import numpy as np
 from . import _engine, _threads
 from . import _validation as V
 from ._docs import fill
+from ._params import by_dtype
 from .optimizer import Optimizer
 
 __all__ = ["Muon", "muon_"]
@@ -286,11 +287,8 @@ def muon_(params, grads, momentum_buffers, *, lr=1e-3, weight_decay=0.1, momentu
                  ns_dtype=ns_dtype)
     _check(group, None)
     ws = _engine.WritableSet(written, owners)
-    by_dtype = {}
-    for i, p in enumerate(params):
-        by_dtype.setdefault(p.dtype.char, []).append(i)
     work = []
-    for idx in by_dtype.values():
+    for idx in by_dtype(params):
         plan = _engine.Plan([[params[i] for i in idx], _engine.INPUT, _engine.INPUT, [bufs[i] for i in idx]],
                             [labels[i] for i in idx])
         missing = plan.bind(1, [grads[i] for i in idx], ws)

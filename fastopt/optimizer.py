@@ -21,7 +21,7 @@ import numpy as np
 
 from . import _engine, _multipass, _threads, _tools
 from . import _validation as V
-from ._params import check_new_params, label, normalize_groups
+from ._params import by_dtype, check_new_params, label, normalize_groups
 
 __all__ = ["Optimizer"]
 
@@ -333,12 +333,10 @@ class Optimizer:
     def _make_plans(self, params, bufnames, buffers, labels, idx_all):
         """Plans over params[idx] for idx in idx_all, one per dtype.
         buffers: {name: list aligned with params}; returns [(idx or None, Plan)]."""
-        by_dtype = {}
-        for i in idx_all:
-            by_dtype.setdefault(params[i].dtype.char, []).append(i)
+        subsets = by_dtype(params, idx_all)
         plans = []
-        whole = len(by_dtype) == 1 and len(idx_all) == len(params)
-        for idx in by_dtype.values():
+        whole = len(subsets) == 1 and len(idx_all) == len(params)
+        for idx in subsets:
             slots = [[params[i] for i in idx]] + [_engine.INPUT] * self.n_inputs
             for name in bufnames:
                 slots.append(None if name is None else [buffers[name][i] for i in idx])

@@ -6,6 +6,7 @@ import numpy as np
 from . import _engine, _threads
 from . import _validation as V
 from ._multipass import SpanCache, combine, rebind_dummy
+from ._params import by_dtype
 from .optimizer import Optimizer
 
 __all__ = ["SAM"]
@@ -103,11 +104,8 @@ class SAM:
         off = sum(len(g["params"]) for g in self.param_groups[:gi])
         labels = labels[off:off + len(params)]
         olds = [np.empty_like(p) for p in params]
-        by_dtype = {}
-        for i, p in enumerate(params):
-            by_dtype.setdefault(p.dtype.char, []).append(i)
         plans = [(idx, _engine.Plan([[params[i] for i in idx], _engine.INPUT, [olds[i] for i in idx]],
-                                    [labels[i] for i in idx])) for idx in by_dtype.values()]
+                                    [labels[i] for i in idx])) for idx in by_dtype(params)]
         ws = _engine.WritableSet(params + olds, labels + [f"SAM's copy of {lab}" for lab in labels])
         hit = (params, plans, ws)
         self._cache[gi] = hit
