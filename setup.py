@@ -92,6 +92,7 @@ def extension():
         define_macros=macros,
         extra_compile_args=compile_args,
         extra_link_args=link_args,
+        libraries=["m"],  # fma/fmaf (kernels/fused.h) on ISAs without the instruction
         depends=[os.path.join(CSRC, "fastopt.h"), os.path.join(CSRC, "rules.def"), os.path.join(CSRC, "fused.def")]
         + [os.path.join(CSRC, "kernels", f) for f in os.listdir(os.path.join(HERE, CSRC, "kernels"))],
     )
