@@ -10,7 +10,8 @@
  * `pn` (the new param element). The macro stores pn and, per the tool mode tm
  * (a compile-time constant, so each mode is its own vectorised loop), adds
  *   FO_TM_X  gi = min(max(g, lo), hi) * scale       (kernels/gradclip.h's op,
- *            the identity for lo = -inf, hi = +inf, scale = 1: exact)
+ *            the identity for lo = -inf, hi = +inf, scale = 1: exact; left
+ *            out when neither clamp nor scale is asked for and no average)
  *   FO_TM_S  sums of (pn - pi)^2, pi^2 and gi^2 (order and precision
  *            below), added to the span's stats
  *   FO_TM_A  a = a + w (pn - a)     (kernels/average.h's op, lerp's w < 0.5
@@ -53,7 +54,10 @@ FO_INLINE int FO_FN(tools_init)(FO_FN(fo_tools) *tc, const fo_pipe *pipe, const 
     tc->pstats = (f & FO_PIPE_STATS) != 0;
     tc->a = (f & FO_PIPE_EMA) ? (T *)avg : NULL;
     tc->stats = (tc->gstats || tc->pstats) ? stats : NULL;
-    return FO_TM_X | (tc->stats ? FO_TM_S : 0) | (tc->a ? FO_TM_A : 0);
+    /* The clamp and scale only when asked for, or with an average (so the
+     * modes are X, S, X|S, X|A, X|S|A: five loops per flag word, not eight). */
+    const int x = (f & (FO_PIPE_CLIP | FO_PIPE_SCALE)) || tc->a;
+    return (x ? FO_TM_X : 0) | (tc->stats ? FO_TM_S : 0) | (tc->a ? FO_TM_A : 0);
 }
 
 /* c ? a : b as a bit select, for flags that a fused form tests at runtime:
@@ -77,6 +81,10 @@ FO_INLINE T FO_FN(sel)(const int c, const T a, const T b)
     switch (tm) {                                 \
     case FO_TM_X: {                               \
         const int TMC = FO_TM_X;                  \
+        __VA_ARGS__;                              \
+    } break;                                      \
+    case FO_TM_S: {                               \
+        const int TMC = FO_TM_S;                  \
         __VA_ARGS__;                              \
     } break;                                      \
     case FO_TM_X | FO_TM_S: {                     \
@@ -131,6 +139,11 @@ FO_INLINE T FO_FN(sel)(const int c, const T a, const T b)
  * and add, 1.73x. */
 #define FO_TS_BLOCK 1024
 #define FO_TS_TAIL 32
+/* The telemetry loop has more instructions per cache line than the rule's
+ * plain loop, so fewer lines are in flight from one core's instruction window:
+ * it prefetches the params' and grads' lines this many bytes ahead (a
+ * prefetch never faults, past the end of an array included). */
+#define FO_TS_AHEAD 2048
 
 /* The loop over i in [0, n): see the header comment. `tc` is a pointer to
  * this dtype's fo_tools (unused when tm == 0). */
@@ -156,7 +169,11 @@ FO_INLINE T FO_FN(sel)(const int c, const T a, const T b)
                 const int64_t mb_ = m_ - m_ % FO_LANES32;                                              \
                 T dl_[FO_LANES32], pl_[FO_LANES32], gl_[FO_LANES32];                                   \
                 for (int j_ = 0; j_ < FO_LANES32; j_++) dl_[j_] = pl_[j_] = gl_[j_] = 0;               \
-                for (int64_t k_ = 0; k_ < mb_; k_ += FO_LANES32)                                       \
+                for (int64_t k_ = 0; k_ < mb_; k_ += FO_LANES32) {                                     \
+                    for (int q_ = 0; q_ < (int)(FO_LANES32 * sizeof(T)); q_ += 64) {                   \
+                        __builtin_prefetch((const char *)((p) + ib_ + k_) + FO_TS_AHEAD + q_, 1);      \
+                        __builtin_prefetch((const char *)((g) + ib_ + k_) + FO_TS_AHEAD + q_, 0);      \
+                    }                                                                                  \
                     _Pragma("GCC ivdep") for (int j_ = 0; j_ < FO_LANES32; j_++) {                     \
                         const int64_t i = ib_ + k_ + j_;                                               \
                         T dq_, pq_, gq_;                                                               \
@@ -165,6 +182,7 @@ FO_INLINE T FO_FN(sel)(const int c, const T a, const T b)
                         pl_[j_] = FO_T_FMA(pq_, pq_, pl_[j_]);                                         \
                         gl_[j_] = FO_T_FMA(gq_, gq_, gl_[j_]);                                         \
                     }                                                                                  \
+                }                                                                                      \
                 for (int j_ = 0; j_ < FO_LANES32; j_++) {                                              \
                     d32_[j_] += (double)dl_[j_];                                                       \
                     p32_[j_] += (double)pl_[j_];                                                       \

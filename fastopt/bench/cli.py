@@ -259,7 +259,7 @@ def main(argv=None):
             from .tools import format_tools, run_tools
             n = 1 << 12 if args.quick_test else 1 << 24
             tool_rows = run_tools(n, dtypes[0], threads, policy=kw["policy"], seed=args.seed, log=log,
-                                  min_rounds=2 if args.quick_test else 15)
+                                  min_rounds=2 if args.quick_test else 16)
             print("\n" + format_tools(tool_rows), file=out)
             out.flush()
         targets = report.evaluate_targets(cases, comps, overhead, subnormals)

@@ -3,8 +3,10 @@ a fused EMA) on an Adam step, as a ratio to plain Adam measured in the same
 run: ``python -m fastopt bench --tools``.
 
 Each round times every configuration back to back with a plain Adam step
-(plain first in even rounds, second in odd ones), and a row's ratio is the
-median over rounds of (its time / the adjacent plain time). On a shared
+(plain first in even rounds, second in odd ones); a row's ratio is the
+median over pairs of rounds of the geometric mean of the two ratios (its
+time / the adjacent plain time), so the cost of running first or second
+cancels. On a shared
 machine the bandwidth a step gets drifts with the neighbours' load over tens
 of milliseconds; a ratio of adjacent steps cancels that drift, where a ratio
 of the two medians or of times taken a round apart carries it.
@@ -73,14 +75,14 @@ class ToolRow:
     threads: int
     n: int
     median_s: float
-    ratio: float           # median over rounds of (time / the adjacent plain Adam step's time)
+    ratio: float           # time / the adjacent plain Adam step's, see _abba_ratio
     bytes_ratio: float     # (7 + extra) / 7: what the traffic predicts
 
     def to_dict(self):
         return dict(self.__dict__)
 
 
-def run_tools(n=1 << 24, dtype="float32", threads=(1,), policy=None, seed=0, log=None, min_rounds=15):
+def run_tools(n=1 << 24, dtype="float32", threads=(1,), policy=None, seed=0, log=None, min_rounds=16):
     """Time every row of :data:`CONFIGS` on one n-element tensor; returns ToolRows.
     At least `min_rounds` rounds (more while the policy's budget lasts)."""
     policy = policy or Policy(max_reps=31, budget_s=1.0)
@@ -95,9 +97,21 @@ def run_tools(n=1 << 24, dtype="float32", threads=(1,), policy=None, seed=0, log
         times, ratios = _paired(items[0], items, policy, min_rounds)
         for (name, _, _, extra, _), it in zip(CONFIGS, items):
             rows.append(ToolRow(name, np.dtype(dtype).name, nt, n, float(np.median(times[it.name])),
-                                float(np.median(ratios[it.name])), (ADAM_ARRAYS + extra) / ADAM_ARRAYS))
+                                _abba_ratio(ratios[it.name]), (ADAM_ARRAYS + extra) / ADAM_ARRAYS))
         del items
     return rows
+
+
+def _abba_ratio(ratios):
+    """The median over round pairs (plain first, then second) of the geometric
+    mean of the pair's two ratios: whatever the position in a pair costs (the
+    step after another step starts with the other's write-backs in flight)
+    cancels within each pair."""
+    r = np.asarray(ratios, dtype=np.float64)
+    k = r.size // 2
+    if k == 0:
+        return float(np.median(r))
+    return float(np.median(np.sqrt(r[0:2 * k:2] * r[1:2 * k:2])))
 
 
 def _paired(base, items, policy, min_rounds):
@@ -113,7 +127,7 @@ def _paired(base, items, policy, min_rounds):
     rounds = 0
     min_rounds = max(min_rounds, policy.min_reps)
     max_rounds = max(min_rounds, policy.max_reps)
-    while rounds < max_rounds and (rounds < min_rounds or perf() - start < policy.budget_s):
+    while (rounds < max_rounds and (rounds < min_rounds or perf() - start < policy.budget_s)) or rounds % 2:
         for it in items:
             pair = (base, it) if rounds % 2 == 0 else (it, base)
             dt = []
@@ -130,8 +144,8 @@ def _paired(base, items, policy, min_rounds):
 
 def format_tools(rows):
     """The table printed by ``python -m fastopt bench --tools``."""
-    out = ["# training tools on one Adam step: time / plain Adam's (same run, round robin, median of the "
-           "ratios to the adjacent plain step); 'bytes' is the ratio the memory traffic predicts; 'staged': the same option "
+    out = ["# training tools on one Adam step: time / plain Adam's (same run; each step next to a plain "
+           "step, in both orders: median over round pairs of the ratios' geometric mean); 'bytes' is the ratio the memory traffic predicts; 'staged': the same option "
            "through the staged pipe that rules without a fused form use"]
     out.append(f"{'config':<28} {'dtype':<8} {'thr':>3} {'n':>10} {'ms':>9} {'ratio':>7} {'bytes':>7}")
     for r in rows:
