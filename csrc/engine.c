@@ -78,6 +78,24 @@ int fo_plan_init(fo_plan *plan, const int64_t *sizes, int64_t n_tensors, int64_t
     return 0;
 }
 
+/* Ask for the first lines of the next tensor's buffers while this span runs:
+ * the hardware prefetchers start afresh on every new stream, and on many small
+ * tensors that start-up is a large part of each span. */
+#define FO_HEAD_BYTES 2048
+static inline void prefetch_span_head(const fo_plan *plan, const fo_span *sp, char *const *base, int n_slots,
+                                      int elsize, unsigned int fixed_mask)
+{
+    const int64_t nt = plan->n_tensors;
+    int64_t bytes = sp->n * (int64_t)elsize;
+    if (bytes > FO_HEAD_BYTES) bytes = FO_HEAD_BYTES;
+    const int64_t byte_off = sp->offset * (int64_t)elsize;
+    for (int k = 0; k < n_slots; k++) {
+        const char *b = base[(int64_t)k * nt + sp->tensor];
+        if (!b || ((fixed_mask >> k) & 1u)) continue;
+        for (int64_t o = 0; o < bytes; o += 64) __builtin_prefetch(b + byte_off + o, 1, 3);
+    }
+}
+
 /* Run the spans of chunk c. */
 static inline void run_chunk(const fo_plan *plan, int64_t c, fo_kernel_fn fn, const fo_hyper *h,
                              char *const *base, int n_slots, int elsize, unsigned int fixed_mask, double *out)
@@ -92,6 +110,7 @@ static inline void run_chunk(const fo_plan *plan, int64_t c, fo_kernel_fn fn, co
             char *b = base[(int64_t)k * nt + sp->tensor];
             ptr[k] = (b && !((fixed_mask >> k) & 1u)) ? b + byte_off : b;
         }
+        if (s + 1 < last && sp[1].tensor != sp->tensor) prefetch_span_head(plan, &sp[1], base, n_slots, elsize, fixed_mask);
         fn(h, ptr, sp, out ? out + s * FO_OUT_WIDTH : NULL);
     }
 }
