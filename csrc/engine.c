@@ -185,6 +185,16 @@ int fo_run(const fo_plan *plan, fo_kernel_fn fn, const fo_hyper *h, char *const 
     if (nt > n_chunks) nt = (int)n_chunks;
     if (nt < 1) nt = 1;
 
+    /* The pipe as the caller set it, plus the rule's own streams (fo_pipe.streams). */
+    fo_pipe pipe_run;
+    if (pipe) {
+        pipe_run = *pipe;
+        pipe_run.streams = 0;
+        for (int k = 1; k < n_slots && k < 32; k++)
+            if (k != pipe->grad_slot && !((fixed_mask >> k) & 1u)) pipe_run.streams |= 1u << k;
+        pipe = &pipe_run;
+    }
+
     /* Pipe scratch: two (sub-)spans per thread, on 64-byte lines, allocated before
      * anything is written so a failure leaves every array as it was. */
     char *scratch = NULL, *scratch_mem = NULL;

@@ -132,6 +132,9 @@ typedef struct fo_pipe_ {
     int grad_slot;          /* the slot of the grads the rule reads                     */
     char *const *avg_base;  /* n_tensors pointers of the averages (FO_PIPE_AVERAGE)     */
     double *stats;          /* n_spans * FO_OUT_WIDTH doubles (FO_PIPE_STATS), or NULL  */
+    unsigned int streams;   /* set by fo_run: the slots other than the params' and the
+                               grads' that are per-element arrays (not fixed); a fused
+                               form may prefetch them                                  */
 } fo_pipe;
 
 /* Run `fn` over every span of `plan`.

@@ -82,7 +82,7 @@ int FO_FN(fo_f_adam)(const fo_hyper *h, char *const *ptr, const fo_span *sp, con
                       double *stats)
 {
     FO_FN(fo_tools) tc;
-    const int tm = FO_FN(tools_init)(&tc, pipe, sp, avg, stats);
+    const int tm = FO_FN(tools_init)(&tc, pipe, sp, ptr, avg, stats);
     const int64_t n = sp->n;
     const int l2 = (h->flags >> 1) & 1, lerp_hi = (h->flags >> 2) & 1;
     if ((h->flags & 7) == 0)

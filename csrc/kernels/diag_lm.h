@@ -56,7 +56,7 @@ int FO_FN(fo_f_diag_lm)(const fo_hyper *h, char *const *ptr, const fo_span *sp, 
 {
     if (h->flags & 3) return 1;
     FO_FN(fo_tools) tc;
-    const int tm = FO_FN(tools_init)(&tc, pipe, sp, avg, stats);
+    const int tm = FO_FN(tools_init)(&tc, pipe, sp, ptr, avg, stats);
     FO_TOOLS_SWITCH(tm, FO_FN(diag_lm_loop)(h, ptr, sp->n, 0, 0, &tc, TMC))
     return 0;
 }

@@ -36,11 +36,13 @@ typedef struct {
     int pstats;    /* write the dw^2, p^2 sums (FO_PIPE_STATS) */
     T *a;          /* the span's average, or NULL             */
     double *stats; /* the span's FO_OUT_WIDTH sums, or NULL   */
+    int npf;                        /* the rule's other streams (state buffers), */
+    const char *pf[FO_MAX_SLOTS];   /* prefetched by the telemetry loop          */
 } FO_FN(fo_tools);
 
 /* The tool context of one span, and the mode it runs in. */
-FO_INLINE int FO_FN(tools_init)(FO_FN(fo_tools) *tc, const fo_pipe *pipe, const fo_span *sp, char *avg,
-                                double *stats)
+FO_INLINE int FO_FN(tools_init)(FO_FN(fo_tools) *tc, const fo_pipe *pipe, const fo_span *sp, char *const *ptr,
+                                char *avg, double *stats)
 {
     const fo_hyper *ph = &pipe->h;
     const int64_t f = ph->flags;
@@ -54,6 +56,11 @@ FO_INLINE int FO_FN(tools_init)(FO_FN(fo_tools) *tc, const fo_pipe *pipe, const 
     tc->pstats = (f & FO_PIPE_STATS) != 0;
     tc->a = (f & FO_PIPE_EMA) ? (T *)avg : NULL;
     tc->stats = (tc->gstats || tc->pstats) ? stats : NULL;
+    tc->npf = 0;
+    if (tc->stats)
+        for (int k = 1; k < FO_MAX_SLOTS; k++)
+            if (((pipe->streams >> k) & 1u) && ptr[k]) tc->pf[tc->npf++] = ptr[k];
+    if (tc->stats && tc->a && tc->npf < FO_MAX_SLOTS) tc->pf[tc->npf++] = avg;
     /* The clamp and scale only when asked for, or with an average (so the
      * modes are X, S, X|S, X|A, X|S|A: five loops per flag word, not eight). */
     const int x = (f & (FO_PIPE_CLIP | FO_PIPE_SCALE)) || tc->a;
@@ -141,8 +148,12 @@ FO_INLINE T FO_FN(sel)(const int c, const T a, const T b)
 #define FO_TS_TAIL 32
 /* The telemetry loop has more instructions per cache line than the rule's
  * plain loop, so fewer lines are in flight from one core's instruction window:
- * it prefetches the params' and grads' lines this many bytes ahead (a
- * prefetch never faults, past the end of an array included). */
+ * it prefetches the lines of every stream of the step (params, grads and the
+ * rule's state buffers, fo_pipe.streams) this many bytes ahead (a prefetch
+ * never faults, past the end of an array included). Measured on a 2^24-element
+ * Adam step at 1 thread (AVX-512): with params and grads prefetched the loop
+ * cost 1.07-1.11x the plain step, with m and v too 0.98-0.99x (plain paired
+ * with itself 0.98-1.01 in the same runs). */
 #define FO_TS_AHEAD 2048
 
 /* The loop over i in [0, n): see the header comment. `tc` is a pointer to
@@ -173,6 +184,8 @@ FO_INLINE T FO_FN(sel)(const int c, const T a, const T b)
                     for (int q_ = 0; q_ < (int)(FO_LANES32 * sizeof(T)); q_ += 64) {                   \
                         __builtin_prefetch((const char *)((p) + ib_ + k_) + FO_TS_AHEAD + q_, 1);      \
                         __builtin_prefetch((const char *)((g) + ib_ + k_) + FO_TS_AHEAD + q_, 0);      \
+                        for (int s_ = 0; s_ < (tc)->npf; s_++)                                         \
+                            __builtin_prefetch((tc)->pf[s_] + (ib_ + k_) * (int64_t)sizeof(T) + FO_TS_AHEAD + q_, 1); \
                     }                                                                                  \
                     _Pragma("GCC ivdep") for (int j_ = 0; j_ < FO_LANES32; j_++) {                     \
                         const int64_t i = ib_ + k_ + j_;                                               \

@@ -54,7 +54,7 @@ int FO_FN(fo_f_lion)(const fo_hyper *h, char *const *ptr, const fo_span *sp, con
                       double *stats)
 {
     FO_FN(fo_tools) tc;
-    const int tm = FO_FN(tools_init)(&tc, pipe, sp, avg, stats);
+    const int tm = FO_FN(tools_init)(&tc, pipe, sp, ptr, avg, stats);
     if (h->flags & 1)
         FO_TOOLS_SWITCH(tm, FO_FN(lion_loop)(h, ptr, sp->n, 1, &tc, TMC))
     else

@@ -89,7 +89,7 @@ int FO_FN(fo_f_nadam)(const fo_hyper *h, char *const *ptr, const fo_span *sp, co
     T c1, c2;
     FO_FN(nadam_c12)(h, sp, &c1, &c2);
     FO_FN(fo_tools) tc;
-    const int tm = FO_FN(tools_init)(&tc, pipe, sp, avg, stats);
+    const int tm = FO_FN(tools_init)(&tc, pipe, sp, ptr, avg, stats);
     FO_TOOLS_SWITCH(tm, FO_FN(nadam_loop)(h, ptr, sp->n, c1, c2, 0, 0, &tc, TMC))
     return 0;
 }

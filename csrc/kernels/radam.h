@@ -81,7 +81,7 @@ int FO_FN(fo_f_radam)(const fo_hyper *h, char *const *ptr, const fo_span *sp, co
 {
     if ((h->flags & 7) != 4) return 1;
     FO_FN(fo_tools) tc;
-    const int tm = FO_FN(tools_init)(&tc, pipe, sp, avg, stats);
+    const int tm = FO_FN(tools_init)(&tc, pipe, sp, ptr, avg, stats);
     FO_TOOLS_SWITCH(tm, FO_FN(radam_loop)(h, ptr, sp->n, 0, 0, 1, &tc, TMC))
     return 0;
 }

@@ -83,7 +83,7 @@ int FO_FN(fo_f_rmsprop)(const fo_hyper *h, char *const *ptr, const fo_span *sp, 
     const int64_t f = h->flags & 15;
     if (f != 0 && f != 4) return 1;
     FO_FN(fo_tools) tc;
-    const int tm = FO_FN(tools_init)(&tc, pipe, sp, avg, stats);
+    const int tm = FO_FN(tools_init)(&tc, pipe, sp, ptr, avg, stats);
     if (f == 0)
         FO_TOOLS_SWITCH(tm, FO_FN(rmsprop_loop)(h, ptr, sp->n, 0, 0, 0, 0, &tc, TMC))
     else

@@ -74,7 +74,7 @@ int FO_FN(fo_f_sgd)(const fo_hyper *h, char *const *ptr, const fo_span *sp, cons
                      double *stats)
 {
     FO_FN(fo_tools) tc;
-    const int tm = FO_FN(tools_init)(&tc, pipe, sp, avg, stats);
+    const int tm = FO_FN(tools_init)(&tc, pipe, sp, ptr, avg, stats);
     const int64_t n = sp->n;
     const int f = (int)(h->flags & 15);
     if (f == 0)
