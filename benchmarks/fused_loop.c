@@ -58,7 +58,8 @@ int main(int argc, char **argv)
     pipe.h.flags = atoi(argv[3]);
     pipe.h.s[0] = -1e30; /* clamp bounds, when flag 1 is set */
     pipe.h.s[1] = 1e30;
-    pipe.streams = (1u << 2) | (1u << 3) | (1u << 4); /* as fo_run sets it: m, v, (max v: NULL) */
+    pipe.streams = (1u << 2) | (1u << 3) | (1u << 4); /* as fo_run sets them: m, v, (max v: NULL) */
+    pipe.prefetch = n * 4 * 4 >= FO_PREFETCH_MIN;
     double *stats = calloc((size_t)(n / FO_BLOCK + 1) * FO_OUT_WIDTH, sizeof(double));
     double best[2] = {1e30, 1e30};
     for (int r = 0; r < reps; r++)

@@ -190,8 +190,13 @@ int fo_run(const fo_plan *plan, fo_kernel_fn fn, const fo_hyper *h, char *const 
     if (pipe) {
         pipe_run = *pipe;
         pipe_run.streams = 0;
+        int n_streams = 2;
         for (int k = 1; k < n_slots && k < 32; k++)
-            if (k != pipe->grad_slot && !((fixed_mask >> k) & 1u)) pipe_run.streams |= 1u << k;
+            if (k != pipe->grad_slot && !((fixed_mask >> k) & 1u)) {
+                pipe_run.streams |= 1u << k;
+                n_streams++;
+            }
+        pipe_run.prefetch = plan->total * (int64_t)elsize * n_streams >= FO_PREFETCH_MIN;
         pipe = &pipe_run;
     }
 

@@ -133,9 +133,15 @@ typedef struct fo_pipe_ {
     char *const *avg_base;  /* n_tensors pointers of the averages (FO_PIPE_AVERAGE)     */
     double *stats;          /* n_spans * FO_OUT_WIDTH doubles (FO_PIPE_STATS), or NULL  */
     unsigned int streams;   /* set by fo_run: the slots other than the params' and the
-                               grads' that are per-element arrays (not fixed); a fused
-                               form may prefetch them                                  */
+                               grads' that are per-element arrays (not fixed)          */
+    int prefetch;           /* set by fo_run: the step's arrays exceed FO_PREFETCH_MIN
+                               bytes, so a fused form prefetches its streams            */
 } fo_pipe;
+
+/* Bytes over all of a step's streams from which the fused forms prefetch in
+ * software (kernels/fused.h): below it the step is cache-resident and the
+ * prefetches would be extra instructions only. */
+#define FO_PREFETCH_MIN ((int64_t)4 << 20)
 
 /* Run `fn` over every span of `plan`.
  *   base:      n_slots * n_tensors pointers, slot-major (base[k * n_tensors + t]);

@@ -34,6 +34,7 @@ cdef extern from "fastopt.h" nogil:
         FO_MAX_SLOTS
         FO_BLOCK
         FO_OUT_WIDTH
+        FO_PREFETCH_MIN
     ctypedef struct fo_hyper:
         double s[16]
         int64_t flags
@@ -153,6 +154,8 @@ cdef extern from *:
 
 # ---------------------------------------------------------------- constants
 BLOCK = FO_BLOCK
+#: Bytes over a step's streams from which the fused tool loops prefetch (fastopt.h).
+PREFETCH_MIN = FO_PREFETCH_MIN
 OUT_WIDTH = FO_OUT_WIDTH
 MAX_SCALARS = FO_MAX_SCALARS
 RULES = {fo_rule_name(i).decode(): i for i in range(FO_N_RULES)}

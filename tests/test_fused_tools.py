@@ -78,6 +78,16 @@ def test_fused_equals_staged(case, dtype, tools, parallel):
     _assert_fused_equals_staged(case, dtype, tools, n_threads=2, steps=steps)
 
 
+@pytest.mark.parametrize("case", FUSED, ids=lambda c: c.id)
+def test_fused_equals_staged_prefetching(case, parallel):
+    """Above _engine.PREFETCH_MIN bytes the telemetry loop prefetches every
+    stream of the step (fo_pipe.streams): the results are still the staged
+    ones. One tensor large enough with params and grads alone."""
+    n = _engine.PREFETCH_MIN // (2 * 4) + 4099
+    steps = 8 if case.cls.rule == "radam" else 2
+    _assert_fused_equals_staged(case, np.float32, TOOLS["all"], n_threads=2, shapes=[(n,)], steps=steps)
+
+
 @pytest.mark.parametrize("n_threads", [1, 2])
 @pytest.mark.parametrize("rule", ["sgd", "adam"])
 def test_fused_equals_staged_every_isa(isa, n_threads, rule, parallel):

@@ -36,8 +36,9 @@ typedef struct {
     int pstats;    /* write the dw^2, p^2 sums (FO_PIPE_STATS) */
     T *a;          /* the span's average, or NULL             */
     double *stats; /* the span's FO_OUT_WIDTH sums, or NULL   */
+    int prefetch;                   /* the telemetry loop prefetches (fo_pipe)   */
     int npf;                        /* the rule's other streams (state buffers), */
-    const char *pf[FO_MAX_SLOTS];   /* prefetched by the telemetry loop          */
+    const char *pf[FO_MAX_SLOTS];   /* prefetched with the params and grads      */
 } FO_FN(fo_tools);
 
 /* The tool context of one span, and the mode it runs in. */
@@ -57,10 +58,11 @@ FO_INLINE int FO_FN(tools_init)(FO_FN(fo_tools) *tc, const fo_pipe *pipe, const 
     tc->a = (f & FO_PIPE_EMA) ? (T *)avg : NULL;
     tc->stats = (tc->gstats || tc->pstats) ? stats : NULL;
     tc->npf = 0;
-    if (tc->stats)
+    tc->prefetch = pipe->prefetch;
+    if (tc->stats && tc->prefetch)
         for (int k = 1; k < FO_MAX_SLOTS; k++)
             if (((pipe->streams >> k) & 1u) && ptr[k]) tc->pf[tc->npf++] = ptr[k];
-    if (tc->stats && tc->a && tc->npf < FO_MAX_SLOTS) tc->pf[tc->npf++] = avg;
+    if (tc->stats && tc->prefetch && tc->a && tc->npf < FO_MAX_SLOTS) tc->pf[tc->npf++] = avg;
     /* The clamp and scale only when asked for, or with an average (so the
      * modes are X, S, X|S, X|A, X|S|A: five loops per flag word, not eight). */
     const int x = (f & (FO_PIPE_CLIP | FO_PIPE_SCALE)) || tc->a;
@@ -150,7 +152,9 @@ FO_INLINE T FO_FN(sel)(const int c, const T a, const T b)
  * plain loop, so fewer lines are in flight from one core's instruction window:
  * it prefetches the lines of every stream of the step (params, grads and the
  * rule's state buffers, fo_pipe.streams) this many bytes ahead (a prefetch
- * never faults, past the end of an array included). Measured on a 2^24-element
+ * never faults, past the end of an array included), when the step's arrays are
+ * larger than FO_PREFETCH_MIN (fo_pipe.prefetch: in cache the prefetches are
+ * extra instructions only). Measured on a 2^24-element
  * Adam step at 1 thread (AVX-512): with params and grads prefetched the loop
  * cost 1.07-1.11x the plain step, with m and v too 0.98-0.99x (plain paired
  * with itself 0.98-1.01 in the same runs). */
@@ -174,6 +178,7 @@ FO_INLINE T FO_FN(sel)(const int c, const T a, const T b)
         } else {                                                                                       \
             double d32_[FO_LANES32] = {0}, p32_[FO_LANES32] = {0}, g32_[FO_LANES32] = {0};             \
             T dt_[FO_TS_TAIL], pt_[FO_TS_TAIL], gt_[FO_TS_TAIL];                                       \
+            const int pf_ = (tc)->prefetch;                                                            \
             int64_t nt_ = 0;                                                                           \
             for (int64_t ib_ = 0; ib_ < (n); ib_ += FO_TS_BLOCK) {                                     \
                 const int64_t m_ = (n) - ib_ < FO_TS_BLOCK ? (n) - ib_ : FO_TS_BLOCK;                  \
@@ -181,12 +186,14 @@ FO_INLINE T FO_FN(sel)(const int c, const T a, const T b)
                 T dl_[FO_LANES32], pl_[FO_LANES32], gl_[FO_LANES32];                                   \
                 for (int j_ = 0; j_ < FO_LANES32; j_++) dl_[j_] = pl_[j_] = gl_[j_] = 0;               \
                 for (int64_t k_ = 0; k_ < mb_; k_ += FO_LANES32) {                                     \
-                    for (int q_ = 0; q_ < (int)(FO_LANES32 * sizeof(T)); q_ += 64) {                   \
-                        __builtin_prefetch((const char *)((p) + ib_ + k_) + FO_TS_AHEAD + q_, 1);      \
-                        __builtin_prefetch((const char *)((g) + ib_ + k_) + FO_TS_AHEAD + q_, 0);      \
-                        for (int s_ = 0; s_ < (tc)->npf; s_++)                                         \
-                            __builtin_prefetch((tc)->pf[s_] + (ib_ + k_) * (int64_t)sizeof(T) + FO_TS_AHEAD + q_, 1); \
-                    }                                                                                  \
+                    if (pf_)                                                                           \
+                        for (int q_ = 0; q_ < (int)(FO_LANES32 * sizeof(T)); q_ += 64) {               \
+                            __builtin_prefetch((const char *)((p) + ib_ + k_) + FO_TS_AHEAD + q_, 1);  \
+                            __builtin_prefetch((const char *)((g) + ib_ + k_) + FO_TS_AHEAD + q_, 0);  \
+                            for (int s_ = 0; s_ < (tc)->npf; s_++)                                     \
+                                __builtin_prefetch((tc)->pf[s_] + (ib_ + k_) * (int64_t)sizeof(T) +    \
+                                                   FO_TS_AHEAD + q_, 1);                               \
+                        }                                                                              \
                     _Pragma("GCC ivdep") for (int j_ = 0; j_ < FO_LANES32; j_++) {                     \
                         const int64_t i = ib_ + k_ + j_;                                               \
                         T dq_, pq_, gq_;                                                               \
