@@ -78,6 +78,17 @@ int fo_plan_init(fo_plan *plan, const int64_t *sizes, int64_t n_tensors, int64_t
     return 0;
 }
 
+/* The slot pointers of tensor t at byte_off: NULL stays NULL, a fixed slot
+ * (one value per tensor) is not offset. */
+static inline void span_ptrs(char **ptr, char *const *base, int n_slots, int64_t nt, int64_t t, int64_t byte_off,
+                             unsigned int fixed_mask)
+{
+    for (int k = 0; k < n_slots; k++) {
+        char *b = base[(int64_t)k * nt + t];
+        ptr[k] = (b && !((fixed_mask >> k) & 1u)) ? b + byte_off : b;
+    }
+}
+
 /* Ask for the first lines of the next tensor's buffers while this span runs:
  * the hardware prefetchers start afresh on every new stream, and on many small
  * tensors that start-up is a large part of each span. */
@@ -106,11 +117,9 @@ static inline void run_chunk(const fo_plan *plan, int64_t c, fo_kernel_fn fn, co
     for (int64_t s = plan->chunk_first[c]; s < last; s++) {
         const fo_span *sp = &plan->spans[s];
         const int64_t byte_off = sp->offset * (int64_t)elsize;
-        for (int k = 0; k < n_slots; k++) {
-            char *b = base[(int64_t)k * nt + sp->tensor];
-            ptr[k] = (b && !((fixed_mask >> k) & 1u)) ? b + byte_off : b;
-        }
-        if (s + 1 < last && sp[1].tensor != sp->tensor) prefetch_span_head(plan, &sp[1], base, n_slots, elsize, fixed_mask);
+        span_ptrs(ptr, base, n_slots, nt, sp->tensor, byte_off, fixed_mask);
+        if (s + 1 < last && sp[1].tensor != sp->tensor)
+            prefetch_span_head(plan, &sp[1], base, n_slots, elsize, fixed_mask);
         fn(h, ptr, sp, out ? out + s * FO_OUT_WIDTH : NULL);
     }
 }
@@ -146,20 +155,14 @@ static void run_chunk_pipe(const fo_plan *plan, int64_t c, fo_kernel_fn fn, cons
         if (fused && base[(int64_t)gs * nt + sp->tensor]) {
             /* The rule's fused form: the whole span in one loop. */
             const int64_t byte_off = sp->offset * (int64_t)elsize;
-            for (int k = 0; k < n_slots; k++) {
-                char *b = base[(int64_t)k * nt + sp->tensor];
-                ptr[k] = (b && !((fixed_mask >> k) & 1u)) ? b + byte_off : b;
-            }
+            span_ptrs(ptr, base, n_slots, nt, sp->tensor, byte_off, fixed_mask);
             if (pipe->fused(h, ptr, sp, pipe, avg ? avg + byte_off : NULL, st) == 0) continue;
         }
         for (int64_t o = 0; o < sp->n; o += sub) {
             const fo_span piece = {sp->tensor, sp->offset + o, sp->n - o < sub ? sp->n - o : sub};
             const int64_t byte_off = piece.offset * (int64_t)elsize;
             double part[FO_OUT_WIDTH] = {0, 0, 0, 0};
-            for (int k = 0; k < n_slots; k++) {
-                char *b = base[(int64_t)k * nt + sp->tensor];
-                ptr[k] = (b && !((fixed_mask >> k) & 1u)) ? b + byte_off : b;
-            }
+            span_ptrs(ptr, base, n_slots, nt, sp->tensor, byte_off, fixed_mask);
             pp[0] = ptr[0];
             pp[1] = ptr[gs];
             if (do_pre) pipe->pre(&pipe->h, pp, &piece, part);
@@ -185,7 +188,9 @@ int fo_run(const fo_plan *plan, fo_kernel_fn fn, const fo_hyper *h, char *const 
     if (nt > n_chunks) nt = (int)n_chunks;
     if (nt < 1) nt = 1;
 
-    /* The pipe as the caller set it, plus the rule's own streams (fo_pipe.streams). */
+    /* The pipe as the caller set it, plus the rule's own streams (fo_pipe.streams)
+     * and whether to prefetch them: the bytes of the slots the first tensor has
+     * (a slot is absent for all tensors or for none, e.g. AMSGrad's max). */
     fo_pipe pipe_run;
     if (pipe) {
         pipe_run = *pipe;
@@ -194,7 +199,7 @@ int fo_run(const fo_plan *plan, fo_kernel_fn fn, const fo_hyper *h, char *const 
         for (int k = 1; k < n_slots && k < 32; k++)
             if (k != pipe->grad_slot && !((fixed_mask >> k) & 1u)) {
                 pipe_run.streams |= 1u << k;
-                n_streams++;
+                n_streams += base[(int64_t)k * plan->n_tensors] != NULL;
             }
         pipe_run.prefetch = plan->total * (int64_t)elsize * n_streams >= FO_PREFETCH_MIN;
         pipe = &pipe_run;

@@ -57,12 +57,15 @@ FO_INLINE int FO_FN(tools_init)(FO_FN(fo_tools) *tc, const fo_pipe *pipe, const 
     tc->pstats = (f & FO_PIPE_STATS) != 0;
     tc->a = (f & FO_PIPE_EMA) ? (T *)avg : NULL;
     tc->stats = (tc->gstats || tc->pstats) ? stats : NULL;
-    tc->npf = 0;
+    /* The streams the telemetry loop prefetches besides p and g: the rule's
+     * state slots of this span and the average (at most 6 + 1 < FO_MAX_SLOTS). */
     tc->prefetch = pipe->prefetch;
-    if (tc->stats && tc->prefetch)
+    tc->npf = 0;
+    if (tc->stats && tc->prefetch) {
         for (int k = 1; k < FO_MAX_SLOTS; k++)
             if (((pipe->streams >> k) & 1u) && ptr[k]) tc->pf[tc->npf++] = ptr[k];
-    if (tc->stats && tc->prefetch && tc->a && tc->npf < FO_MAX_SLOTS) tc->pf[tc->npf++] = avg;
+        if (tc->a) tc->pf[tc->npf++] = avg;
+    }
     /* The clamp and scale only when asked for, or with an average (so the
      * modes are X, S, X|S, X|A, X|S|A: five loops per flag word, not eight). */
     const int x = (f & (FO_PIPE_CLIP | FO_PIPE_SCALE)) || tc->a;
@@ -154,10 +157,9 @@ FO_INLINE T FO_FN(sel)(const int c, const T a, const T b)
  * rule's state buffers, fo_pipe.streams) this many bytes ahead (a prefetch
  * never faults, past the end of an array included), when the step's arrays are
  * larger than FO_PREFETCH_MIN (fo_pipe.prefetch: in cache the prefetches are
- * extra instructions only). Measured on a 2^24-element
- * Adam step at 1 thread (AVX-512): with params and grads prefetched the loop
- * cost 1.07-1.11x the plain step, with m and v too 0.98-0.99x (plain paired
- * with itself 0.98-1.01 in the same runs). */
+ * extra instructions only). On a 2^24-element Adam step at 1 thread
+ * (`python -m fastopt bench --tools`, docs/performance.md): 1.02-1.14x the
+ * plain step with params and grads prefetched, 0.94-1.00x with every stream. */
 #define FO_TS_AHEAD 2048
 
 /* The loop over i in [0, n): see the header comment. `tc` is a pointer to
