@@ -107,9 +107,12 @@ static inline void prefetch_span_head(const fo_plan *plan, const fo_span *sp, ch
     }
 }
 
-/* Run the spans of chunk c. */
+/* Run the spans of chunk c; with `pf` (a plain step large enough to prefetch,
+ * see fo_run) through the rule's fused form, whose tool-less loop prefetches
+ * every stream, unless it declines the flag word. */
 static inline void run_chunk(const fo_plan *plan, int64_t c, fo_kernel_fn fn, const fo_hyper *h,
-                             char *const *base, int n_slots, int elsize, unsigned int fixed_mask, double *out)
+                             char *const *base, int n_slots, int elsize, unsigned int fixed_mask, double *out,
+                             const fo_pipe *pf)
 {
     char *ptr[FO_MAX_SLOTS];
     const int64_t nt = plan->n_tensors;
@@ -120,7 +123,8 @@ static inline void run_chunk(const fo_plan *plan, int64_t c, fo_kernel_fn fn, co
         span_ptrs(ptr, base, n_slots, nt, sp->tensor, byte_off, fixed_mask);
         if (s + 1 < last && sp[1].tensor != sp->tensor)
             prefetch_span_head(plan, &sp[1], base, n_slots, elsize, fixed_mask);
-        fn(h, ptr, sp, out ? out + s * FO_OUT_WIDTH : NULL);
+        if (!pf || !ptr[pf->grad_slot] || pf->fused(h, ptr, sp, pf, NULL, NULL) != 0)
+            fn(h, ptr, sp, out ? out + s * FO_OUT_WIDTH : NULL);
     }
 }
 
@@ -204,6 +208,14 @@ int fo_run(const fo_plan *plan, fo_kernel_fn fn, const fo_hyper *h, char *const 
         pipe_run.prefetch = plan->total * (int64_t)elsize * n_streams >= FO_PREFETCH_MIN;
         pipe = &pipe_run;
     }
+    /* A pipe without tools (flags 0) names the rule's fused form for a plain
+     * step: above FO_PREFETCH_MIN its loop prefetches in software (kernels/
+     * fused.h, FO_TM_P); below, or for a reducing rule, the plain kernel runs. */
+    const fo_pipe *pf = NULL;
+    if (pipe && pipe->h.flags == 0) {
+        if (pipe->fused && pipe->prefetch && !out) pf = pipe;
+        pipe = NULL;
+    }
 
     /* Pipe scratch: two (sub-)spans per thread, on 64-byte lines, allocated before
      * anything is written so a failure leaves every array as it was. */
@@ -227,7 +239,8 @@ int fo_run(const fo_plan *plan, fo_kernel_fn fn, const fo_hyper *h, char *const 
             for (int64_t c = 0; c < n_chunks; c++)
                 run_chunk_pipe(plan, c, fn, h, base, n_slots, elsize, fixed_mask, out, pipe, scratch, sub);
         } else {
-            for (int64_t c = 0; c < n_chunks; c++) run_chunk(plan, c, fn, h, base, n_slots, elsize, fixed_mask, out);
+            for (int64_t c = 0; c < n_chunks; c++)
+                run_chunk(plan, c, fn, h, base, n_slots, elsize, fixed_mask, out, pf);
         }
 #if FO_HAVE_MXCSR
         if (ftz) _mm_setcsr(csr_caller);
@@ -249,7 +262,8 @@ int fo_run(const fo_plan *plan, fo_kernel_fn fn, const fo_hyper *h, char *const 
                 run_chunk_pipe(plan, c, fn, h, base, n_slots, elsize, fixed_mask, out, pipe, mine, sub);
         } else {
 #pragma omp for schedule(dynamic, 1)
-            for (int64_t c = 0; c < n_chunks; c++) run_chunk(plan, c, fn, h, base, n_slots, elsize, fixed_mask, out);
+            for (int64_t c = 0; c < n_chunks; c++)
+                run_chunk(plan, c, fn, h, base, n_slots, elsize, fixed_mask, out, pf);
         }
 #if FO_HAVE_MXCSR
         if (ftz) _mm_setcsr(csr);

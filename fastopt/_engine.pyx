@@ -154,7 +154,7 @@ cdef extern from *:
 
 # ---------------------------------------------------------------- constants
 BLOCK = FO_BLOCK
-#: Bytes over a step's streams from which the fused tool loops prefetch (fastopt.h).
+#: Bytes over a step's streams from which the fused loops prefetch (fastopt.h).
 PREFETCH_MIN = FO_PREFETCH_MIN
 OUT_WIDTH = FO_OUT_WIDTH
 MAX_SCALARS = FO_MAX_SCALARS
@@ -237,7 +237,9 @@ def fused_tools():
 
 def set_fused_tools(bint on):
     """Choose the fused (True) or staged (False) form of the training tools for
-    rules that have both: for tests and benchmarks that compare the two."""
+    rules that have both: for tests and benchmarks that compare the two. Off,
+    plain steps larger than PREFETCH_MIN also run the plain kernel rather than
+    the fused form's prefetching loop."""
     global _fused_tools
     _fused_tools = on
 
@@ -799,6 +801,15 @@ cdef class Plan:
                 if outp == NULL and _fused_tools:
                     pc.fused = fo_fused_kernel(rule, self.dtype, _isa)
             self.pipe_runs += 1
+        if pipe == NULL and outp == NULL and _fused_tools:
+            # A plain step: an empty pipe names the rule's fused form, which
+            # fo_run runs (prefetching) when the step is larger than
+            # PREFETCH_MIN; below, or for rules without one, the plain kernel.
+            memset(&pc, 0, sizeof(fo_pipe))
+            pc.fused = fo_fused_kernel(rule, self.dtype, _isa)
+            pc.grad_slot = 1
+            if pc.fused != NULL:
+                pipe = &pc
         if self.busy:
             raise RuntimeError("this plan is already running in another thread")
         self.busy = True

@@ -189,3 +189,72 @@ def test_overhead_subnormals_busy(tmp_path, capsys):
     sub = {r["flush_denormals"]: r for r in doc["subnormals"]}
     assert sub[False]["subnormal_fraction"] > 0.5 and sub[True]["subnormal_fraction"] == 0.0
     assert any("tiny gradients" in t["target"] for t in doc["targets"])
+
+
+def _case(rule, workload, n_tensors, n_params, times, pattern=(4, 3), dtype="float32"):
+    c = runner.CaseResult(rule, dtype, workload, n_tensors, n_params, 1, pattern, bytes_per_step=10**9,
+                          bandwidth_gbps=100.0)
+    for impl, t in times.items():
+        c.impls[impl] = runner.ImplResult(impl, 1, times=[t] * 3)
+    c.round_robin = tuple(times)
+    return c
+
+
+def test_targets_thresholds():
+    """evaluate_targets applies docs/performance.md's thresholds: T1 to single
+    tensors of >= 2^24 elements only, T2's 1.1x against torch fused where torch
+    has it and 3x against the fastest of foreach / for-loop where it has not."""
+    big = _case("rmsprop", "2^24", 1, 1 << 24, {"fastopt": 10.5e-3}, pattern=(3, 2))  # 95.2 GB/s
+    small = _case("rmsprop", "2^22", 1, 1 << 22, {"fastopt": 1.0})
+    r50_adam = _case("adam", "resnet50", 161, 25_557_032, {"fastopt": 10.5e-3, "torch-fused": 11e-3})
+    r50_rms = _case("rmsprop", "resnet50", 161, 25_557_032,
+                    {"fastopt": 10e-3, "torch-foreach": 31e-3, "torch-forloop": 29e-3}, pattern=(3, 2))
+    t = report.evaluate_targets([big, small, r50_adam, r50_rms], [])
+    by = {(x["id"], x["target"].split(":")[0]): x for x in t}
+    assert not any("2^22" in x["target"] for x in t)
+    t1 = by[("T1", "rmsprop float32 2^24, 1 thread(s)")]
+    assert t1["ok"] and t1["value"] == pytest.approx(100 / 1.05)
+    fused = [x for x in t if x["id"] == "T2" and "fused" in x["target"]]
+    assert len(fused) == 1 and not fused[0]["ok"] and fused[0]["value"] == pytest.approx(11 / 10.5)
+    bw = [x for x in t if x["id"] == "T2" and "adam" in x["target"] and "%" == x["unit"]]
+    assert len(bw) == 1 and bw[0]["ok"]
+    unfused = [x for x in t if x["id"] == "T2" and "rmsprop" in x["target"]]
+    assert len(unfused) == 1 and not unfused[0]["ok"] and unfused[0]["value"] == pytest.approx(2.9)
+    text = report.format_targets(t)
+    assert text.splitlines()[0] == f"# targets (docs/performance.md): {sum(x['ok'] for x in t)} of {len(t)} met"
+    assert "[MISS] T2" in text
+
+
+@pytest.mark.parametrize("prefetch", [False, True])
+def test_inplace_probe_prefetching_loop(prefetch):
+    """The in-place probe's prefetching loop (stream.h, flag 0x100: what
+    Probe uses above PREFETCH_MIN) writes every element as the plain one: an
+    odd size leaves a tail after the chunks of 32 and the blocks."""
+    n = (1 << 18) + 37
+    rng = np.random.default_rng(3)
+    xs = [rng.standard_normal(n).astype(np.float32) for _ in range(4)]
+    want = np.float32(0.25) * (((xs[0] + xs[1]) + xs[2]) + xs[3])
+    plan = fastopt._engine.Plan([[x] for x in xs], ["probe"])
+    plan.run(fastopt._engine.RULES["stream_inplace"], [0.25], 4 | (3 << 4) | (0x100 if prefetch else 0), 2)
+    for k in range(3):
+        np.testing.assert_array_equal(xs[k], want)
+    assert bandwidth._INPLACE_PREFETCH == 0x100
+    assert 4 * n * 4 >= fastopt._engine.PREFETCH_MIN  # Probe(n) would set the flag for (4, 3)
+
+
+def test_interrupted_run_reports_the_finished_cases(tmp_path, capsys, monkeypatch):
+    """Ctrl-C in the middle of the cases: the table and JSON of those done."""
+    real, calls = runner.Runner.run_case, []
+
+    def run_case(self, *a, **kw):
+        if calls:
+            raise KeyboardInterrupt
+        calls.append(1)
+        return real(self, *a, **kw)
+
+    monkeypatch.setattr(runner.Runner, "run_case", run_case)
+    js = tmp_path / "b.json"
+    out, _ = _run(capsys, ["--quick-test", "--no-torch", "--no-numpy", "--threads", "1", "--json", str(js)])
+    assert "# interrupted: the 1 case(s) finished before it" in out
+    doc = json.loads(js.read_text())
+    assert doc["interrupted"] is True and len(doc["cases"]) == 1 and doc["comparisons"] == []

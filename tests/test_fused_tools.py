@@ -30,6 +30,13 @@ def test_the_rules_with_a_fused_form():
     assert len(FUSED) >= 10
 
 
+def _steps(case, default):
+    """RAdam's fused loop is its rectified one, which the defaults (beta2 =
+    0.999) first run at step 6; ASGD with t0 = 3 averages (mu != 1) from
+    step 6 on: run past both."""
+    return 8 if case.cls.rule in ("radam", "asgd") else default
+
+
 def _run(case, dtype, tools, fused, n_threads, steps=5, shapes=SIZES):
     rng = np.random.default_rng(11)
     params = make_params(shapes, dtype, rng)
@@ -72,10 +79,7 @@ def _assert_fused_equals_staged(case, dtype, tools, n_threads, shapes=SIZES, ste
 @pytest.mark.parametrize("dtype", DTYPES, ids=lambda d: np.dtype(d).name)
 @pytest.mark.parametrize("tools", list(TOOLS.values()), ids=list(TOOLS))
 def test_fused_equals_staged(case, dtype, tools, parallel):
-    # RAdam's fused loop is its rectified one, which the defaults (beta2 =
-    # 0.999) first run at step 6: run past it.
-    steps = 8 if case.cls.rule == "radam" else 5
-    _assert_fused_equals_staged(case, dtype, tools, n_threads=2, steps=steps)
+    _assert_fused_equals_staged(case, dtype, tools, n_threads=2, steps=_steps(case, 5))
 
 
 @pytest.mark.parametrize("case", FUSED, ids=lambda c: c.id)
@@ -84,8 +88,7 @@ def test_fused_equals_staged_prefetching(case, parallel):
     stream of the step (fo_pipe.streams): the results are still the staged
     ones. One tensor large enough with params and grads alone."""
     n = _engine.PREFETCH_MIN // (2 * 4) + 4099
-    steps = 8 if case.cls.rule == "radam" else 2
-    _assert_fused_equals_staged(case, np.float32, TOOLS["all"], n_threads=2, shapes=[(n,)], steps=steps)
+    _assert_fused_equals_staged(case, np.float32, TOOLS["all"], n_threads=2, shapes=[(n,)], steps=_steps(case, 2))
 
 
 @pytest.mark.parametrize("n_threads", [1, 2])
@@ -157,3 +160,17 @@ def test_fused_float32_norms_near_exact():
         _engine.set_fused_tools(True)
     np.testing.assert_array_equal(p, q)
     assert staged.param_norms()[0] != opt.param_norms()[0]
+
+
+@pytest.mark.parametrize("case", FUSED, ids=lambda c: c.id)
+@pytest.mark.parametrize("n_threads", [1, 2])
+def test_plain_prefetching_step_equals_the_plain_kernel(case, n_threads, parallel):
+    """Above _engine.PREFETCH_MIN bytes a plain step (no tools) runs the rule's
+    fused form with its prefetching loop (FO_TM_P), or the plain kernel for a
+    flag word the fused form declines: bitwise the plain kernel's results
+    (which test_reference.py checks against NumPy). One tensor just large
+    enough with params and grads alone, one odd-sized (a tail of each chunk of
+    32 and of the block), and a small one beside them."""
+    n = _engine.PREFETCH_MIN // (2 * 4) + 4099
+    _assert_fused_equals_staged(case, np.float32, {}, n_threads=n_threads, shapes=[(n,), (3, 17), ()],
+                                steps=_steps(case, 3))

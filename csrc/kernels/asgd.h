@@ -20,7 +20,7 @@
  * Bytes per element moved: 4·sizeof(T) without averaging (read p g, write p ax),
  *          5·sizeof(T) with (read p g ax, write p ax): 16 / 20 in float32.
  * Fused form fo_f_asgd: the same loop with the training tools inside, flags 0
- * (kernels/fused.h).
+ * and 2 (kernels/fused.h).
  */
 FO_INLINE void FO_FN(asgd_loop)(const fo_hyper *h, char *const *ptr, const int64_t n, const int l2, const int avg,
                                 const FO_FN(fo_tools) *tc, const int tm)
@@ -53,15 +53,18 @@ void FO_FN(fo_k_asgd)(const fo_hyper *h, char *const *ptr, const fo_span *sp, do
 }
 
 /* Fused form (csrc/fused.def): the same loop with the pipe's tools inside,
- * for flags 0 (the default: no L2, and no averaging until step t0 = 1e6, so
- * ax is a copy of p); every other flag word returns 1 and the driver stages
- * the span. */
+ * without L2: flags 0 (the default: no averaging until step t0 = 1e6, so ax
+ * is a copy of p) and 2 (averaging); a flag word with L2 returns 1 and the
+ * driver stages the span. */
 int FO_FN(fo_f_asgd)(const fo_hyper *h, char *const *ptr, const fo_span *sp, const fo_pipe *pipe, char *avg,
                       double *stats)
 {
-    if (h->flags & 3) return 1;
+    if (h->flags & 1) return 1;
     FO_FN(fo_tools) tc;
     const int tm = FO_FN(tools_init)(&tc, pipe, sp, ptr, avg, stats);
-    FO_TOOLS_SWITCH(tm, FO_FN(asgd_loop)(h, ptr, sp->n, 0, 0, &tc, TMC))
+    if (h->flags & 2)
+        FO_TOOLS_SWITCH(tm, FO_FN(asgd_loop)(h, ptr, sp->n, 0, 1, &tc, TMC))
+    else
+        FO_TOOLS_SWITCH(tm, FO_FN(asgd_loop)(h, ptr, sp->n, 0, 0, &tc, TMC))
     return 0;
 }

@@ -20,13 +20,16 @@
  * With tm = 0 it is the rule's plain loop: the plain kernel and the fused
  * kernel run the same statements in the same order, so a tool that is the
  * identity changes no bit of the result.
+ *   FO_TM_P  no tools: the plain loop in chunks of 32 elements with every
+ *            stream prefetched ahead in software (a plain step larger than
+ *            FO_PREFETCH_MIN: fo_run calls the fused form with an empty pipe)
  *
  * Compared with the staged pipe (kernels/pipeline.h), the fused loop reads
  * the grads and the old params once, from the rule's own streams, and its
  * extra arithmetic overlaps the memory traffic of the step.
  */
 #ifndef FO_TM_X
-enum { FO_TM_X = 1, FO_TM_S = 2, FO_TM_A = 4 };
+enum { FO_TM_X = 1, FO_TM_S = 2, FO_TM_A = 4, FO_TM_P = 8 };
 #define FO_TM_X FO_TM_X
 #endif
 
@@ -36,7 +39,7 @@ typedef struct {
     int pstats;    /* write the dw^2, p^2 sums (FO_PIPE_STATS) */
     T *a;          /* the span's average, or NULL             */
     double *stats; /* the span's FO_OUT_WIDTH sums, or NULL   */
-    int prefetch;                   /* the telemetry loop prefetches (fo_pipe)   */
+    int prefetch;                   /* the loop prefetches (fo_pipe.prefetch)    */
     int npf;                        /* the rule's other streams (state buffers), */
     const char *pf[FO_MAX_SLOTS];   /* prefetched with the params and grads      */
 } FO_FN(fo_tools);
@@ -57,19 +60,22 @@ FO_INLINE int FO_FN(tools_init)(FO_FN(fo_tools) *tc, const fo_pipe *pipe, const 
     tc->pstats = (f & FO_PIPE_STATS) != 0;
     tc->a = (f & FO_PIPE_EMA) ? (T *)avg : NULL;
     tc->stats = (tc->gstats || tc->pstats) ? stats : NULL;
-    /* The streams the telemetry loop prefetches besides p and g: the rule's
-     * state slots of this span and the average (at most 6 + 1 < FO_MAX_SLOTS). */
-    tc->prefetch = pipe->prefetch;
+    /* The clamp and scale only when asked for, or with an average (so the
+     * modes are X, S, X|S, X|A, X|S|A and P: six loops per flag word, not 16). */
+    const int x = (f & (FO_PIPE_CLIP | FO_PIPE_SCALE)) || tc->a;
+    int tm = (x ? FO_TM_X : 0) | (tc->stats ? FO_TM_S : 0) | (tc->a ? FO_TM_A : 0);
+    if (tm == 0 && pipe->prefetch) tm = FO_TM_P;
+    /* The streams the telemetry and P loops prefetch besides p and g: the
+     * rule's state slots of this span and the average (at most 6 + 1 <
+     * FO_MAX_SLOTS). */
+    tc->prefetch = pipe->prefetch && (tm & (FO_TM_S | FO_TM_P));
     tc->npf = 0;
-    if (tc->stats && tc->prefetch) {
+    if (tc->prefetch) {
         for (int k = 1; k < FO_MAX_SLOTS; k++)
             if (((pipe->streams >> k) & 1u) && ptr[k]) tc->pf[tc->npf++] = ptr[k];
         if (tc->a) tc->pf[tc->npf++] = avg;
     }
-    /* The clamp and scale only when asked for, or with an average (so the
-     * modes are X, S, X|S, X|A, X|S|A: five loops per flag word, not eight). */
-    const int x = (f & (FO_PIPE_CLIP | FO_PIPE_SCALE)) || tc->a;
-    return (x ? FO_TM_X : 0) | (tc->stats ? FO_TM_S : 0) | (tc->a ? FO_TM_A : 0);
+    return tm;
 }
 
 /* c ? a : b as a bit select, for flags that a fused form tests at runtime:
@@ -88,9 +94,13 @@ FO_INLINE T FO_FN(sel)(const int c, const T a, const T b)
     return out;
 }
 
-/* Calls CALL (which names the mode as TMC) with TMC a compile-time constant. */
+/* Calls CALL (which names the mode as TMC) with TMC a compile-time constant;
+ * returns 1 (declined) from the enclosing fused form for tm = 0. */
 #define FO_TOOLS_SWITCH(tm, ...)                  \
     switch (tm) {                                 \
+    case 0:                                       \
+        return 1; /* nothing to fuse: the caller  \
+                     runs the plain kernel */     \
     case FO_TM_X: {                               \
         const int TMC = FO_TM_X;                  \
         __VA_ARGS__;                              \
@@ -105,6 +115,10 @@ FO_INLINE T FO_FN(sel)(const int c, const T a, const T b)
     } break;                                      \
     case FO_TM_X | FO_TM_A: {                     \
         const int TMC = FO_TM_X | FO_TM_A;        \
+        __VA_ARGS__;                              \
+    } break;                                      \
+    case FO_TM_P: {                               \
+        const int TMC = FO_TM_P;                  \
         __VA_ARGS__;                              \
     } break;                                      \
     default: {                                    \
@@ -162,6 +176,16 @@ FO_INLINE T FO_FN(sel)(const int c, const T a, const T b)
  * plain step with params and grads prefetched, 0.94-1.00x with every stream. */
 #define FO_TS_AHEAD 2048
 
+/* Prefetch the lines FO_TS_AHEAD bytes past elements [i0, i0 + 32) of p, g
+ * and the streams in tc->pf (written: p and the state; read: g). */
+#define FO_PREFETCH_CHUNK_(p, g, tc, i0)                                                        \
+    for (int q_ = 0; q_ < (int)(FO_LANES32 * sizeof(T)); q_ += 64) {                            \
+        __builtin_prefetch((const char *)((p) + (i0)) + FO_TS_AHEAD + q_, 1);                   \
+        __builtin_prefetch((const char *)((g) + (i0)) + FO_TS_AHEAD + q_, 0);                   \
+        for (int s_ = 0; s_ < (tc)->npf; s_++)                                                  \
+            __builtin_prefetch((tc)->pf[s_] + (i0) * (int64_t)sizeof(T) + FO_TS_AHEAD + q_, 1); \
+    }
+
 /* The loop over i in [0, n): see the header comment. `tc` is a pointer to
  * this dtype's fo_tools (unused when tm == 0). */
 #define FO_ELEM_LOOP(tm, n, p, g, tc, ...)                                                        \
@@ -173,7 +197,19 @@ FO_INLINE T FO_FN(sel)(const int c, const T a, const T b)
         const T omw_ = ((tm) & FO_TM_A) ? (tc)->omw : (T)1;                                       \
         T *FO_RESTRICT a_ = ((tm) & FO_TM_A) ? (tc)->a : (T *)0;                                  \
         (void)lo_; (void)hi_; (void)scale_; (void)w_; (void)omw_; (void)a_;        \
-        if (!((tm) & FO_TM_S)) {                                                                  \
+        if ((tm) & FO_TM_P) {                                                                     \
+            T dq_, pq_, gq_;                                                                      \
+            (void)dq_; (void)pq_; (void)gq_;                                                      \
+            const int64_t nb_ = (n) - (n) % FO_LANES32;                                           \
+            for (int64_t k_ = 0; k_ < nb_; k_ += FO_LANES32) {                                    \
+                FO_PREFETCH_CHUNK_(p, g, tc, k_)                                                  \
+                _Pragma("GCC ivdep") for (int j_ = 0; j_ < FO_LANES32; j_++) {                    \
+                    const int64_t i = k_ + j_;                                                    \
+                    FO_ELEM_STEP_(tm, p, g, dq_, pq_, gq_, __VA_ARGS__)                           \
+                }                                                                                 \
+            }                                                                                     \
+            for (int64_t i = nb_; i < (n); i++) FO_ELEM_STEP_(tm, p, g, dq_, pq_, gq_, __VA_ARGS__) \
+        } else if (!((tm) & FO_TM_S)) {                                                           \
             T dq_, pq_, gq_;                                                                      \
             (void)dq_; (void)pq_; (void)gq_;                                                      \
             for (int64_t i = 0; i < (n); i++) FO_ELEM_STEP_(tm, p, g, dq_, pq_, gq_, __VA_ARGS__) \
@@ -188,14 +224,7 @@ FO_INLINE T FO_FN(sel)(const int c, const T a, const T b)
                 T dl_[FO_LANES32], pl_[FO_LANES32], gl_[FO_LANES32];                                   \
                 for (int j_ = 0; j_ < FO_LANES32; j_++) dl_[j_] = pl_[j_] = gl_[j_] = 0;               \
                 for (int64_t k_ = 0; k_ < mb_; k_ += FO_LANES32) {                                     \
-                    if (pf_)                                                                           \
-                        for (int q_ = 0; q_ < (int)(FO_LANES32 * sizeof(T)); q_ += 64) {               \
-                            __builtin_prefetch((const char *)((p) + ib_ + k_) + FO_TS_AHEAD + q_, 1);  \
-                            __builtin_prefetch((const char *)((g) + ib_ + k_) + FO_TS_AHEAD + q_, 0);  \
-                            for (int s_ = 0; s_ < (tc)->npf; s_++)                                     \
-                                __builtin_prefetch((tc)->pf[s_] + (ib_ + k_) * (int64_t)sizeof(T) +    \
-                                                   FO_TS_AHEAD + q_, 1);                               \
-                        }                                                                              \
+                    if (pf_) FO_PREFETCH_CHUNK_(p, g, tc, ib_ + k_)                                    \
                     _Pragma("GCC ivdep") for (int j_ = 0; j_ < FO_LANES32; j_++) {                     \
                         const int64_t i = ib_ + k_ + j_;                                               \
                         T dq_, pq_, gq_;                                                               \

@@ -10,10 +10,31 @@
  *   trivial arithmetic. Reads slots 0..k-1, writes slots 0..j-1 in place:
  *     t = x0 + x1 + ... + x(k-1);   xw = q * t   for w < j
  *   with q = 1/k so values stay bounded. Counted as (k + j)·sizeof(T).
- *   Flags: k | (j << 4), 1 <= j < k <= 6.  Scalars: s[0] q.
+ *   Flags: k | (j << 4), 1 <= j < k <= 6; bit 8 (FO_INPLACE_PREFETCH): in
+ *   chunks of 32 elements with every array prefetched FO_TS_AHEAD bytes ahead,
+ *   as the optimizer loops do above FO_PREFETCH_MIN (kernels/fused.h, FO_TM_P),
+ *   so the probe stays the ceiling of what they can reach.
+ *   Scalars: s[0] q.
  */
+#ifndef FO_INPLACE_PREFETCH
+#define FO_INPLACE_PREFETCH 0x100
+#endif
+#define FO_INPLACE_ELEM_(i)         \
+    {                               \
+        T t = x0[i] + x1[i];        \
+        if (k > 2) t += x2[i];      \
+        if (k > 3) t += x3[i];      \
+        if (k > 4) t += x4[i];      \
+        if (k > 5) t += x5[i];      \
+        t = q * t;                  \
+        x0[i] = t;                  \
+        if (j > 1) x1[i] = t;       \
+        if (j > 2) x2[i] = t;       \
+        if (j > 3) x3[i] = t;       \
+        if (j > 4) x4[i] = t;       \
+    }
 FO_INLINE void FO_FN(inplace_loop)(const fo_hyper *h, char *const *ptr, const int64_t n, const int k,
-                                   const int j)
+                                   const int j, const int pf)
 {
     T *FO_RESTRICT x0 = (T *)ptr[0];
     T *FO_RESTRICT x1 = (T *)ptr[1];
@@ -22,27 +43,24 @@ FO_INLINE void FO_FN(inplace_loop)(const fo_hyper *h, char *const *ptr, const in
     T *FO_RESTRICT x4 = (T *)ptr[4];
     T *FO_RESTRICT x5 = (T *)ptr[5];
     const T q = (T)h->s[0];
-    for (int64_t i = 0; i < n; i++) {
-        T t = x0[i] + x1[i];
-        if (k > 2) t += x2[i];
-        if (k > 3) t += x3[i];
-        if (k > 4) t += x4[i];
-        if (k > 5) t += x5[i];
-        t = q * t;
-        x0[i] = t;
-        if (j > 1) x1[i] = t;
-        if (j > 2) x2[i] = t;
-        if (j > 3) x3[i] = t;
-        if (j > 4) x4[i] = t;
+    T *const xs[6] = {x0, x1, x2, x3, x4, x5};
+    const int64_t nb = pf ? n - n % FO_LANES32 : 0;
+    for (int64_t i0 = 0; i0 < nb; i0 += FO_LANES32) {
+        for (int q_ = 0; q_ < (int)(FO_LANES32 * sizeof(T)); q_ += 64)
+            for (int s_ = 0; s_ < k; s_++) __builtin_prefetch((const char *)(xs[s_] + i0) + FO_TS_AHEAD + q_, 1);
+        _Pragma("GCC ivdep") for (int64_t i = i0; i < i0 + FO_LANES32; i++) FO_INPLACE_ELEM_(i)
     }
+    for (int64_t i = nb; i < n; i++) FO_INPLACE_ELEM_(i)
 }
+#undef FO_INPLACE_ELEM_
 
 void FO_FN(fo_k_stream_inplace)(const fo_hyper *h, char *const *ptr, const fo_span *sp, double *out)
 {
     (void)out;
     const int64_t n = sp->n;
+    const int pf = (h->flags & FO_INPLACE_PREFETCH) != 0;
 #define FO_INPLACE_CASE(k, j) \
-    case (k) | ((j) << 4): FO_FN(inplace_loop)(h, ptr, n, k, j); break;
+    case (k) | ((j) << 4): FO_FN(inplace_loop)(h, ptr, n, k, j, pf); break;
     switch (h->flags & 0xff) {
         FO_INPLACE_CASE(2, 1) FO_INPLACE_CASE(3, 1) FO_INPLACE_CASE(3, 2) FO_INPLACE_CASE(4, 1)
         FO_INPLACE_CASE(4, 2) FO_INPLACE_CASE(4, 3) FO_INPLACE_CASE(5, 2) FO_INPLACE_CASE(5, 3)

@@ -15,6 +15,10 @@ and OpenMP team as the optimizer kernels (csrc/kernels/stream.h):
   and is *not* the right ceiling for in-place updates; it is reported for
   comparison with published STREAM figures.
 
+Above ``_engine.PREFETCH_MIN`` bytes the optimizer loops prefetch every
+stream in software (kernels/fused.h); the in-place probe then does the same,
+so it stays the ceiling they are quoted against.
+
 Arrays are ``n`` elements each (default 2**24: 64 MiB per float32 array,
 far beyond any last-level cache), allocated once, touched, and reused.
 Values stay exactly 1.0 (the in-place kernel averages k equal values), so no
@@ -32,6 +36,8 @@ __all__ = ["BandwidthResult", "Probe", "measure_inplace", "measure_triad", "DEFA
 
 DEFAULT_ELEMENTS = 1 << 24
 _MAX_ARRAYS = 6
+#: stream_inplace's flag for the prefetching loop (csrc/kernels/stream.h).
+_INPLACE_PREFETCH = 0x100
 
 
 @dataclass
@@ -104,6 +110,9 @@ class Probe:
         rule = _engine.RULES["stream_inplace"]
         scalars = [1.0 / k]
         flags = k | (j << 4)
+        if k * self.n * self.dtype.itemsize >= _engine.PREFETCH_MIN and _engine.fused_tools():
+            # As the optimizer loops do at this size (kernels/fused.h, FO_TM_P).
+            flags |= _INPLACE_PREFETCH
 
         def run():
             plan.run(rule, scalars, flags, n_threads)

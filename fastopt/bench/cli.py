@@ -24,7 +24,8 @@ Filters (comma-separated lists, any mode): --rule, --dtype, --threads,
 Extra measurements: --overhead (on by default unless --workload is given),
 --subnormals (10,000 Adam steps with tiny gradients, flush_denormals off/on;
 on with --full), --busy N (N spinning processes during the run: thread
-scaling with the other cores loaded).
+scaling with the other cores loaded). Ctrl-C during the cases stops the run
+and reports (and writes as JSON) the cases finished so far.
 """
 import argparse
 import sys
@@ -214,21 +215,29 @@ def main(argv=None):
     rules = [rules_mod.get(n) for n in rule_names]
     explicit_cmp = args.explicit_compare
     cases, comps, overhead, subnormals, tool_rows = [], [], [], [], []
+    interrupted = False
     try:
         patterns = sorted({r.pattern() for r in rules}, key=lambda p: (-p[0], -p[1]))
         bw = runner.measure_bandwidth(patterns, list(range(1, max(threads) + 1)), dtypes)
         print("\n" + report.format_bandwidth(bw), file=out)
         out.flush()
-        for wl in wls:
-            for dtype in dtypes:
-                for rule in rules:
-                    if not explicit and (wl.full_only and not args.full or not wl.accepts(rule.name, dtype)):
-                        continue
-                    if explicit and not wl.accepts(rule.name, dtype):
-                        log(f"{wl.name} is not run with {rule.name} {dtype}; skipped")
-                        continue
-                    for nt in threads:
-                        cases.append(runner.run_case(rule, dtype, wl, nt))
+        try:
+            for wl in wls:
+                for dtype in dtypes:
+                    for rule in rules:
+                        if not explicit and (wl.full_only and not args.full or not wl.accepts(rule.name, dtype)):
+                            continue
+                        if explicit and not wl.accepts(rule.name, dtype):
+                            log(f"{wl.name} is not run with {rule.name} {dtype}; skipped")
+                            continue
+                        for nt in threads:
+                            cases.append(runner.run_case(rule, dtype, wl, nt))
+        except KeyboardInterrupt:
+            # Ctrl-C (SIGINT) in a long run: report the cases finished so far.
+            interrupted = True
+            comparisons = []
+            args.run_overhead = args.run_subnormals = args.tools = args.full = args.quick_test = False
+            print(f"\n# interrupted: the {len(cases)} case(s) finished before it", file=out)
         if cases:
             print("\n" + report.format_cases(cases), file=out)
             out.flush()
@@ -275,7 +284,8 @@ def main(argv=None):
     all_bw = list(runner.bandwidth.values())
     if args.json:
         doc = report.to_json(cfg, all_bw, cases, comps, argv=argv,
-                             extra=dict(elapsed_s=elapsed, tools=[r.to_dict() for r in tool_rows]),
+                             extra=dict(elapsed_s=elapsed, tools=[r.to_dict() for r in tool_rows],
+                                        interrupted=interrupted),
                              overhead=overhead, subnormals=subnormals)
         report.write_json(doc, args.json)
         print(f"# wrote {args.json}", file=out)
