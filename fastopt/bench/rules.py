@@ -265,10 +265,16 @@ def _matrix(cols):
 
 
 def _wide(rows):
-    """Layout: a 1-D workload tensor as `rows` x N (Muon: the Newton-Schulz cost grows with min(shape))."""
+    """Layout for Muon, which takes matrices only: a 1-D workload tensor as
+    `rows` x N (the Newton-Schulz cost grows with min(shape)), or 1 x N when N
+    is not a multiple of `rows` (a network's biases); a tensor of more than 2
+    dims (a conv filter bank) as out_channels x the rest, as Muon users
+    flatten them."""
     def layout(shape):
-        if len(shape) == 1 and shape[0] % rows == 0 and shape[0] >= rows:
-            return (rows, shape[0] // rows)
+        if len(shape) == 1:
+            return (rows, shape[0] // rows) if shape[0] % rows == 0 and shape[0] >= rows else (1, shape[0])
+        if len(shape) > 2:
+            return (shape[0], int(np.prod(shape[1:])))
         return tuple(shape)
     return layout
 
