@@ -10,8 +10,8 @@ Modes:
     --full        every registered rule x float32/float64 x every registered
                   workload (single tensors 2^10..2^26, 1,000 x 512,
                   1 x 512,000, ResNet-50, GPT-2 small for float32 Adam) at
-                  1..N threads, torch for-loop peer too. Estimated at about an hour
-                  and ~10 GB of memory.
+                  1..N threads, torch for-loop peer too. Over an hour and ~10 GB
+                  of memory here (2^24 and ResNet-50 alone: 21 minutes).
     --quick-test  tiny sizes and few repetitions (for the test suite).
     --tools       (with any mode) the training tools' cost on a 2^24-element
                   Adam step: clip_value, clip_global_norm, skip_nonfinite,
