@@ -258,3 +258,4 @@ def test_interrupted_run_reports_the_finished_cases(tmp_path, capsys, monkeypatc
     assert "# interrupted: the 1 case(s) finished before it" in out
     doc = json.loads(js.read_text())
     assert doc["interrupted"] is True and len(doc["cases"]) == 1 and doc["comparisons"] == []
+    assert doc["overhead"] == [] and doc["subnormals"] == [] and doc["tools"] == []

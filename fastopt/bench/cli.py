@@ -235,13 +235,12 @@ def main(argv=None):
         except KeyboardInterrupt:
             # Ctrl-C (SIGINT) in a long run: report the cases finished so far.
             interrupted = True
-            comparisons = []
-            args.run_overhead = args.run_subnormals = args.tools = args.full = args.quick_test = False
             print(f"\n# interrupted: the {len(cases)} case(s) finished before it", file=out)
         if cases:
             print("\n" + report.format_cases(cases), file=out)
             out.flush()
-        for many_wl, one_wl in comparisons:
+        # After an interruption only the cases are reported: nothing else runs.
+        for many_wl, one_wl in ([] if interrupted else comparisons):
             for dtype in dtypes:
                 for rule in rules:
                     if rule.name not in ("adam", "sgd-momentum") and not args.full:
@@ -253,7 +252,7 @@ def main(argv=None):
                                                     torch=args.full or explicit_cmp or nt == 1))
         if comps:
             print("\n" + report.format_comparisons(comps), file=out)
-        if args.run_overhead:
+        if args.run_overhead and not interrupted:
             # One thread: the Python + Cython part does not depend on the thread
             # count, and with more a 10-tensor step of 222,220 elements would
             # time the OpenMP team (on a shared machine, its waits) instead.
@@ -261,10 +260,10 @@ def main(argv=None):
             log(f"overhead: empty step {overhead[-1]['empty_s'] * 1e6:.2f} us, "
                 f"extra {overhead[-1]['extra_s'] * 1e6:.2f} us")
             print("\n" + report.format_overhead(overhead), file=out)
-        if args.run_subnormals:
+        if args.run_subnormals and not interrupted:
             subnormals = measure_subnormals(rules_mod.get("adam"), steps=args.subnormal_steps)
             print("\n" + report.format_subnormals(subnormals), file=out)
-        if args.tools or args.full or args.quick_test:
+        if (args.tools or args.full or args.quick_test) and not interrupted:
             from .tools import format_tools, run_tools
             n = 1 << 12 if args.quick_test else 1 << 24
             tool_rows = run_tools(n, dtypes[0], threads, policy=kw["policy"], seed=args.seed, log=log,
