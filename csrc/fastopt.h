@@ -71,6 +71,15 @@ typedef void (*fo_kernel_fn)(const fo_hyper *h, char *const *ptr, const fo_span 
  * huge tensor yields many chunks and a thousand tiny ones share a few.
  * Threads take whole chunks dynamically; a span never straddles tensors.   */
 #define FO_BLOCK 16384 /* elements: 64 KiB of float32, 128 KiB of float64 (whole cache lines) */
+/* A tiled plan (a rule's pass that reduces a matrix along both axes, e.g.
+ * Adafactor's row and column statistics) has one span per tile: span k of a
+ * tensor covers [k * FO_TILE, (k + 1) * FO_TILE) in a virtual index, every
+ * slot is passed unadvanced (as a fixed slot) and the kernel finds its tile's
+ * rows and columns from the span offset. A tile is at most FO_TILE_STRIP
+ * columns wide (whole rows below that: one stream for the prefetchers; row
+ * pieces with a long stride between them ran at a third of the bandwidth). */
+#define FO_TILE 131072
+#define FO_TILE_STRIP 16384
 #define FO_MAX_SLOTS 8
 #define FO_OUT_WIDTH 4 /* doubles a reducing kernel may write per span */
 

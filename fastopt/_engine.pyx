@@ -33,6 +33,8 @@ cdef extern from "fastopt.h" nogil:
         FO_MAX_SCALARS
         FO_MAX_SLOTS
         FO_BLOCK
+        FO_TILE
+        FO_TILE_STRIP
         FO_OUT_WIDTH
         FO_PREFETCH_MIN
     ctypedef struct fo_hyper:
@@ -154,6 +156,8 @@ cdef extern from *:
 
 # ---------------------------------------------------------------- constants
 BLOCK = FO_BLOCK
+TILE = FO_TILE
+TILE_STRIP = FO_TILE_STRIP
 #: Bytes over a step's streams from which the fused loops prefetch (fastopt.h).
 PREFETCH_MIN = FO_PREFETCH_MIN
 OUT_WIDTH = FO_OUT_WIDTH
@@ -178,6 +182,12 @@ class Fixed(list):
     kernel indexes itself: the driver passes their base pointers without
     advancing them to the span's offset (e.g. factored row/column statistics).
     """
+
+
+class Scratch(Fixed):
+    """A Fixed slot of per-tensor float64 arrays, whatever the params' dtype,
+    that a kernel writes partial results into (e.g. Adafactor's per-tile
+    row and column sums, combined afterwards in a fixed order)."""
 
 cdef int _isa = fo_isa_best()
 
@@ -400,6 +410,12 @@ cdef class Plan:
             :data:`INPUT` for a read-only slot bound every step with
             :meth:`bind`.
         labels: one name per tensor, used in error messages.
+        tiles: None for the usual plan (spans of BLOCK elements). Or a tiled
+            plan: one count per tensor, and the plan has that many spans of
+            TILE virtual elements for the tensor (span k has offset k * TILE),
+            every slot is passed to the kernel unadvanced, and the kernel works
+            out its tile from the offset (see fastopt.h, FO_TILE). ``total``
+            then counts virtual elements: callers choose n_threads themselves.
     """
     cdef fo_plan plan
     cdef char **base
@@ -424,7 +440,7 @@ cdef class Plan:
     cdef cnp.npy_intp *dims   # fast path from one contiguous table (dims_at[t] .. + ndims[t])
     cdef int64_t *dims_at
 
-    def __cinit__(self, list slots, list labels):
+    def __cinit__(self, list slots, list labels, tiles=None):
         memset(&self.plan, 0, sizeof(fo_plan))
         memset(&self.pipe, 0, sizeof(fo_pipe))
         self.base = NULL
@@ -435,7 +451,7 @@ cdef class Plan:
         self.dims_at = NULL
         self.typenum = -1
 
-    def __init__(self, list slots, list labels):
+    def __init__(self, list slots, list labels, tiles=None):
         if not 1 <= len(slots) <= FO_MAX_SLOTS:
             raise ValueError(f"a plan has 1..{FO_MAX_SLOTS} slots, got {len(slots)}")
         params = slots[0]
@@ -463,7 +479,11 @@ cdef class Plan:
             raise MemoryError()
         cdef Py_ssize_t t, k
         cdef int64_t n_dims = 0
+        cdef int64_t block = FO_BLOCK
         cdef cnp.ndarray p, a
+        if tiles is not None and len(tiles) != self.n:
+            free(sizes)
+            raise ValueError(f"tiles: expected {self.n} counts, got {len(tiles)}")
         try:
             for t in range(self.n):
                 p = params[t]
@@ -488,16 +508,25 @@ cdef class Plan:
                 if len(entry) != self.n:
                     raise ValueError(f"slot {k}: expected {self.n} arrays, got {len(entry)}")
                 fixed = isinstance(entry, Fixed)
+                scratch = isinstance(entry, Scratch)
                 if fixed:
                     self.fixed_mask |= 1u << k
                 for t in range(self.n):
                     a = entry[t]
                     p = params[t]
-                    if k and (_dtype_code(a) != self.dtype or not cnp.PyArray_IS_C_CONTIGUOUS(a)
-                              or not cnp.PyArray_ISWRITEABLE(a) or (not fixed and not _same_shape(a, p))):
+                    if k and ((cnp.PyArray_TYPE(a) != cnp.NPY_FLOAT64 if scratch else _dtype_code(a) != self.dtype)
+                              or not cnp.PyArray_IS_C_CONTIGUOUS(a) or not cnp.PyArray_ISWRITEABLE(a)
+                              or (not fixed and not _same_shape(a, p))):
                         raise ValueError(f"{labels[t]}: state buffer of slot {k} does not match the param")
                     self.base[k * self.n + t] = <char *>cnp.PyArray_DATA(a)
-            if fo_plan_init(&self.plan, sizes, self.n, FO_BLOCK) != 0:
+            if tiles is not None:
+                for t in range(self.n):
+                    if tiles[t] < 0:
+                        raise ValueError(f"{labels[t]}: tiles: expected a count >= 0, got {tiles[t]}")
+                    sizes[t] = <int64_t>tiles[t] * FO_TILE
+                block = FO_TILE
+                self.fixed_mask = (1u << self.n_slots) - 1u
+            if fo_plan_init(&self.plan, sizes, self.n, block) != 0:
                 raise MemoryError()
         finally:
             free(sizes)
@@ -547,6 +576,13 @@ cdef class Plan:
         for c in range(self.plan.n_chunks + 1):
             out[c] = self.plan.chunk_first[c]
         return out
+
+    def bound_arrays(self, int slot):
+        """The arrays an INPUT slot is bound to, as the kernels read them
+        (contiguous copies where bind() made them), or None when unbound."""
+        if not (0 < slot < self.n_slots) or not self.is_input[slot]:
+            raise ValueError(f"slot {slot} is not an input slot")
+        return list(self.bound[slot]) if self.is_bound[slot] else None
 
     def same_params(self, params):
         """True if `params` holds exactly this plan's arrays, in order."""

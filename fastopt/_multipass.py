@@ -99,6 +99,70 @@ def ref_sum_sq(x, lanes=8):
     return float(combine(np.array(vals), [0])[0])
 
 
+def factored_tiles(R, C):
+    """Tile geometry of a (B, R, C) tensor in Adafactor's tiled statistics pass
+    (csrc/kernels/adafactor.h, pass 3): (Ct, Rt, ns, nrb, Bt), tiles of at
+    most Rt rows by Ct columns of Bt matrices, ns column strips, nrb row
+    blocks. Strips are of near equal width (a multiple of 16 unless the whole
+    row is narrower) and at most TILE_STRIP: rows up to that width are read
+    whole (one stream). A tile holds TILE elements or 64 rows, whichever is
+    more (its column sums, one double per column, are then at most 1/64
+    double per element); Bt > 1 groups whole small matrices (a conv filter's
+    3 x 3) so that a tile is not a handful of elements."""
+    def cdiv(a, b):
+        return -(-a // b)
+
+    strip, tile = _engine.TILE_STRIP, _engine.TILE
+    ns = cdiv(C, strip)
+    ct = min(C, cdiv(cdiv(C, ns), 16) * 16)
+    ns = cdiv(C, ct)
+    rt = max(64, tile // ct)
+    nrb = cdiv(R, rt)
+    bt = max(1, tile // (R * C)) if nrb == 1 and ns == 1 else 1
+    return ct, rt, ns, nrb, bt
+
+
+def _lane_rows(x, lanes=8):
+    """Sums along the last axis in the kernels' lane order (see lane_sum), for every row at once."""
+    w = x.shape[-1]
+    nb = w - w % lanes
+    if nb:
+        la = np.cumsum(x[..., :nb].reshape(x.shape[:-1] + (nb // lanes, lanes)), axis=-2)[..., -1, :]
+        while la.shape[-1] > 1:
+            la = la[..., 0::2] + la[..., 1::2]
+        t = la[..., 0]
+    else:
+        t = np.zeros(x.shape[:-1])
+    for c in range(nb, w):
+        t = t + x[..., c]
+    return t
+
+
+def factored_partials(g):
+    """The tiled pass's partial sums of g^2 (in double) of a tensor of shape
+    (..., R, C), exactly as the kernel writes them: (rowpart of shape
+    (ns, B, R), colpart of shape (B, nrb, C)). NumPy; for the references and
+    for steps whose grads are transformed by tools."""
+    R, C = g.shape[-2], g.shape[-1]
+    B = g.size // (R * C) if R * C else 0
+    ct, rt, ns, nrb, _ = factored_tiles(R, C)
+    x = np.square(np.ascontiguousarray(g).reshape(B, R, C), dtype=np.float64)
+    rowpart = np.empty((ns, B, R))
+    colpart = np.empty((B, nrb, C))
+    for s in range(ns):
+        rowpart[s] = _lane_rows(x[:, :, s * ct:(s + 1) * ct])
+    for rb in range(nrb):
+        blk = x[:, rb * rt:(rb + 1) * rt, :]
+        colpart[:, rb, :] = np.cumsum(blk, axis=1)[:, -1, :] if blk.shape[1] else 0.0
+    return rowpart, colpart
+
+
+def factored_sums(rowpart, colpart):
+    """Row and column sums of g^2, shapes (B, R) and (B, C), from the tiles'
+    partial sums (kernel's or :func:`factored_partials`'), in a fixed order."""
+    return np.add.reduce(rowpart, axis=0), np.add.reduce(colpart, axis=1)
+
+
 def safe_ratio(num, den):
     """num / den elementwise, 1 where num == 0 or den == 0 (LAMB's and LARS's convention)."""
     num = np.asarray(num, dtype=np.float64)

@@ -233,6 +233,15 @@ class StepContext:
             self.average._after_fused_step(rest)
 
 
+def grads_transformed(opt, group):
+    """True when this step's tools change the grads the kernels of `group` read."""
+    ctx = opt._step_ctx
+    if ctx is None:
+        return False
+    gi = next(i for i, grp in enumerate(opt.param_groups) if grp is group)
+    return bool(ctx.tools.clip_value) or ctx.scale[gi] is not None
+
+
 def transformed_grad(opt, g, group, p):
     """A rule's NumPy view of grad `g` of param `p` as its kernel reads it
     (clamped and scaled when tools are on), for rules that read grads outside

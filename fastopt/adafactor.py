@@ -6,9 +6,9 @@ import numpy as np
 from . import _engine
 from . import _validation as V
 from ._docs import fill
-from ._multipass import InputStash, SpanCache
+from ._multipass import InputStash, SpanCache, factored_partials, factored_sums, factored_tiles
 from ._params import by_dtype
-from ._tools import transformed_grad
+from ._tools import grads_transformed, transformed_grad
 from .optimizer import Optimizer, ParamState
 
 __all__ = ["Adafactor"]
@@ -30,18 +30,20 @@ def _lerp(a, x, w, T):
     return x - (x - a) * (T(1) - T(w))
 
 
-def factored_stats(g, row_var, col_var, w, eps1, T):
-    """Update row_var/col_var in place from the grad g (shape (..., R, C)) and
-    return den = max(mean_r row_var, eps1), shape (..., 1, 1), in dtype T.
+def factored_den(row_sum, col_sum, row_var, col_var, w, eps1, T):
+    """Update row_var (shape (..., R, 1)) and col_var (shape (..., 1, C)) in
+    place from the sums of g^2 along rows and along columns (float64, any
+    shape of the same size) and return den = max(mean_r row_var, eps1), shape
+    (..., 1, 1), in dtype T.
 
-    Means of g^2 are sums in float64 (NumPy's order) divided by C or R and
-    rounded to T; the mean of row_var likewise. The reference runs this same
-    sequence of NumPy calls, so both agree bit for bit."""
-    R, C = g.shape[-2], g.shape[-1]
-    gg = np.square(np.ascontiguousarray(g), dtype=np.float64)
+    The sums come from the tiled pass (csrc/kernels/adafactor.h, pass 3;
+    fastopt._multipass.factored_sums); the means are those sums divided by C or
+    R and rounded to T, the mean of row_var a float64 NumPy sum likewise. The
+    reference runs the same sequence of NumPy calls, so both agree bit for bit."""
+    R, C = row_var.shape[-2], col_var.shape[-1]
     with np.errstate(invalid="ignore", divide="ignore"):
-        row_mean = (gg.sum(axis=-1, keepdims=True) / C).astype(T)
-        col_mean = (gg.sum(axis=-2, keepdims=True) / R).astype(T)
+        row_mean = (row_sum.reshape(row_var.shape) / C).astype(T)
+        col_mean = (col_sum.reshape(col_var.shape) / R).astype(T)
         row_var[...] = _lerp(row_var, row_mean, w, T)
         col_var[...] = _lerp(col_var, col_mean, w, T)
         mean = (row_var.astype(np.float64).sum(axis=-2, keepdims=True) / R).astype(T)
@@ -50,9 +52,12 @@ def factored_stats(g, row_var, col_var, w, eps1, T):
 
 class _Meta:
     """What Adafactor keeps per plan: tensor kinds and shapes, the kernel's
-    per-tensor table, the den arrays, the state buffers in slot order."""
+    per-tensor table, the den arrays, the state buffers in slot order; and
+    the tiled statistics plan of its factored non-empty tensors (positions
+    ``fj`` in the plan), its table and partial-sum buffers."""
 
-    __slots__ = ("plan", "params", "fac", "n", "table", "den", "bufs")
+    __slots__ = ("plan", "params", "fac", "n", "table", "den", "bufs", "fj", "stats", "stats_table", "rowpart",
+                 "colpart", "stats_total")
 
 
 class Adafactor(InputStash, Optimizer):
@@ -84,19 +89,19 @@ class Adafactor(InputStash, Optimizer):
     operation order as torch's single-tensor implementation.
 
     Per step and dtype: a fused pass reducing :math:`\|\theta\|^2` (and, for
-    0-d/1-d params, updating the variance and reducing :math:`\|U\|^2`);
-    the row/column means of :math:`g^2` of the factored params in NumPy
-    (sums in float64; O(R + C) statistics, one float64 temporary of the
-    grad's size); a fused pass reducing :math:`\|U\|^2` of the factored
-    params; a fused apply pass (decay, :math:`U` recomputed, update).
-    Norms are accumulated in double in a fixed order (torch uses the param
-    dtype): results depend on neither the thread count nor the instruction
-    set. Memory traffic per element: 8 elements for 0-d/1-d params (32 bytes
-    in float32); 5 in the kernels for factored params plus the NumPy
-    statistics (the grad read once more, a float64 :math:`g^2` written and
-    read twice: about 48 bytes in all in float32). The NumPy step runs on
-    one thread and is not affected by ``flush_denormals``. State per param:
-    ``step``, and ``row_var``/``col_var`` or ``variance``.
+    0-d/1-d params, updating the variance and reducing :math:`\|U\|^2`); a
+    tiled pass over the factored params' grads writing partial sums of
+    :math:`g^2` along rows and columns (tiles of at most 2048 columns, so
+    both sums come from one read of the grad); the O(R + C) statistics from
+    those sums in NumPy; a fused pass reducing :math:`\|U\|^2` of the
+    factored params; a fused apply pass (decay, :math:`U` recomputed,
+    update). Sums and norms are accumulated in double in a fixed order
+    (torch uses the param dtype): results depend on neither the thread count
+    nor the instruction set. Memory traffic per element: 8 elements for
+    0-d/1-d params (32 bytes in float32), 6 for factored params (24 bytes in
+    float32) plus the tiles' partial sums (at most 1/64 of a double per
+    element). The statistics pass is not affected by ``flush_denormals``.
+    State per param: ``step``, and ``row_var``/``col_var`` or ``variance``.
 
     Differences from torch: with ``eps1=None`` torch takes the machine
     epsilon of the first param of the group for all its params, fastopt
@@ -230,11 +235,36 @@ class Adafactor(InputStash, Optimizer):
             slots = [ps, _engine.INPUT, _engine.Fixed(a_slot), _engine.Fixed(c_slot), _engine.Fixed(d_slot)]
             plan = _engine.Plan(slots, [labels[i] for i in idx])
             m.plan = plan
+            self._make_stats_plan(m, [labels[i] for i in idx])
             if len(self._meta) > 64:  # plans of slow-path subsets come and go
                 self._meta = {k: v for k, v in self._meta.items() if any(r[1] is v.plan for r in self._live_plans())}
             self._meta[id(plan)] = m
             plans.append((None if whole else idx, plan))
         return plans
+
+    @staticmethod
+    def _make_stats_plan(m, labels):
+        """The tiled plan of pass 3 (kernel header): the row and column sums of
+        g^2 of every factored non-empty tensor, in one parallel call."""
+        m.fj = [j for j, p in enumerate(m.params) if p.ndim >= 2 and p.size]
+        m.stats = None
+        if not m.fj:
+            return
+        table, tiles, m.rowpart, m.colpart = [], [], [], []
+        for j in m.fj:
+            p = m.params[j]
+            R, C = p.shape[-2], p.shape[-1]
+            B = p.size // (R * C)
+            ct, rt, ns, nrb, bt = factored_tiles(R, C)
+            table.append((1.0, R, C, B * R, ct, rt, ns, nrb, bt))
+            tiles.append(-(-B // bt) * nrb * ns)
+            m.rowpart.append(np.empty((ns, B, R)))
+            m.colpart.append(np.empty((B, nrb, C)))
+        ps = [m.params[j] for j in m.fj]
+        m.stats_table = np.array(table, dtype=np.float64)
+        m.stats_total = sum(p.size for p in ps)
+        m.stats = _engine.Plan([ps, _engine.INPUT, _engine.Scratch(m.rowpart), _engine.Scratch(m.colpart)],
+                               [labels[j] for j in m.fj], tiles=tiles)
 
     def _live_plans(self):
         return [r for rt in self._runtimes if rt is not None for r in rt.plans]
@@ -281,7 +311,7 @@ class Adafactor(InputStash, Optimizer):
         p_sq = info.sums(0)
         u_sq = info.sums(1)
         if m.fac.any():
-            self._rebind_grads_for_stats(plan, group, m, w, eps1, T)
+            self._factored_stats(plan, group, m, w, eps1, T, n_threads)
             plan.run(self._rule_id, scalars, flags | 1, n_threads, ft, per_tensor=m.table, out=info.out,
                      keep_inputs=True, observe=False)
             u_sq = u_sq + info.sums(2)
@@ -294,19 +324,32 @@ class Adafactor(InputStash, Optimizer):
         plan.run(self._rule_id, scalars, flags | 2, n_threads, ft, per_tensor=m.table)
         self._commit(m)
 
-    def _rebind_grads_for_stats(self, plan, group, m, w, eps1, T):
-        """The NumPy step between the reducing passes: row/col statistics and
-        den of every factored tensor, from the step's grads."""
-        gi = next(i for i, g in enumerate(self.param_groups) if g is group)
-        grads = self._stash[0][gi]
-        by_id = {id(p): g for p, g in zip(group["params"], grads)}
-        for j, p in enumerate(m.params):
-            if not m.fac[j] or p.size == 0:  # an empty param: nothing to update (torch raises)
-                continue
-            g = np.asarray(by_id[id(p)], dtype=p.dtype).reshape(p.shape)
-            g = transformed_grad(self, g, group, p)  # as the kernels read it (clip options)
+    def _factored_stats(self, plan, group, m, w, eps1, T, n_threads):
+        """Between the reducing passes: row/col statistics and den of every
+        factored non-empty tensor (an empty one has nothing to update; torch
+        raises). The sums of g^2 come from the tiled pass over the grads the
+        kernels read; when tools transform the grads (clip_value, clip_norm),
+        from the same tile order in NumPy over the transformed grads."""
+        if not m.fj:
+            return
+        if grads_transformed(self, group):
+            gi = next(i for i, g in enumerate(self.param_groups) if g is group)
+            by_id = {id(p): g for p, g in zip(group["params"], self._stash[0][gi])}
+            parts = []
+            for j in m.fj:
+                p = m.params[j]
+                g = np.asarray(by_id[id(p)], dtype=p.dtype).reshape(p.shape)
+                parts.append(factored_partials(transformed_grad(self, g, group, p)))
+        else:
+            grads = plan.bound_arrays(1)
+            m.stats.bind(1, [grads[j] for j in m.fj], None)
+            nt = n_threads if m.stats_total >= _engine.serial_threshold() else 1
+            m.stats.run(self._rule_id, (), 3, nt, False, per_tensor=m.stats_table)
+            parts = zip(m.rowpart, m.colpart)
+        for j, (rowpart, colpart) in zip(m.fj, parts):
             bufs = m.bufs[j]
-            m.den[j][...] = factored_stats(g, bufs["row_var"], bufs["col_var"], w, eps1, T)
+            row_sum, col_sum = factored_sums(rowpart, colpart)
+            m.den[j][...] = factored_den(row_sum, col_sum, bufs["row_var"], bufs["col_var"], w, eps1, T)
 
     # ------------------------------------------------------------ state_dict
     def load_state_dict(self, state_dict):

@@ -9,7 +9,8 @@ import pytest
 
 import fastopt
 from fastopt import reference
-from fastopt._engine import BLOCK
+from fastopt._engine import BLOCK, TILE, TILE_STRIP
+from fastopt._multipass import factored_partials, factored_sums, factored_tiles
 from fastopt.functional import adafactor_
 
 from cases import CASES
@@ -56,6 +57,98 @@ def test_factored_state_bitwise(case, dtype, n_threads, isa, parallel, rng):
         opt.step(g)
         ref.step(g)
     assert_same(opt, params, ref, ref_params)
+
+
+#: Shapes whose tiled statistics pass (kernel pass 3) has several column strips
+#: (C > TILE_STRIP), several row blocks (R > Rt), both in batches, strips whose
+#: width is no multiple of 8, one long row and one long column, and small
+#: matrices grouped several to a tile (conv filters, 1 x 1), over several tiles.
+TILED = [(3, TILE_STRIP * 2 + 4), (300, 1000), (2, 140, 1000), (1, 5000), (3000, 3),
+         (150, 100, 3, 3), (TILE + 5, 1, 1)]
+#: Several strips and several row blocks in one tensor (2.1M elements: one dtype only).
+WIDE = (2, 65, TILE_STRIP + 52)
+
+
+def test_tile_geometry_covers_every_element():
+    for shape in TILED + [(130, 129), (2, BLOCK + 3), (7, 1), (1, 7)]:
+        R, C = shape[-2:]
+        ct, rt, ns, nrb, bt = factored_tiles(R, C)
+        assert 0 < ct <= TILE_STRIP and rt * ct <= max(TILE, 64 * ct) and (ns - 1) * ct < C <= ns * ct
+        assert (nrb - 1) * rt < R <= nrb * rt
+        assert bt == 1 or (ns == nrb == 1 and bt * R * C <= TILE)
+    assert factored_tiles(300, 1000)[3] > 1 and factored_tiles(5, TILE_STRIP * 2 + 4)[2] == 3
+    assert factored_tiles(3, 3)[4] == TILE // 9 and factored_tiles(1, 1)[4] == TILE
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=lambda d: np.dtype(d).name)
+@pytest.mark.parametrize("n_threads", [1, 2])
+def test_tiled_statistics_bitwise(dtype, n_threads, isa, parallel, rng):
+    """The kernel's partial sums equal fastopt._multipass.factored_partials on
+    tiles straddling strips, row blocks and batches (through the whole step)."""
+    params = make(TILED, dtype, rng)
+    ref_params = [p.copy() for p in params]
+    opt = fastopt.Adafactor(params, lr=0.05, weight_decay=0.1, n_threads=n_threads)
+    ref = reference.Adafactor(ref_params, lr=0.05, weight_decay=0.1)
+    for _ in range(3):
+        g = grads_for(TILED, dtype, rng)
+        opt.step(g)
+        ref.step(g)
+    assert_same(opt, params, ref, ref_params)
+
+
+def test_wide_tiles_bitwise(rng, parallel):
+    assert factored_tiles(*WIDE[-2:])[2:4] == (2, 2)
+    params = make([WIDE], np.float32, rng)
+    ref_params = [p.copy() for p in params]
+    opt = fastopt.Adafactor(params, lr=0.05, n_threads=2)
+    ref = reference.Adafactor(ref_params, lr=0.05)
+    for _ in range(2):
+        g = grads_for([WIDE], np.float32, rng)
+        opt.step(g)
+        ref.step(g)
+    assert_same(opt, params, ref, ref_params)
+
+
+def test_tiled_partials_match_numpy(rng):
+    """The partial-sum buffers themselves, after one engine step, against the
+    NumPy tile order (and the combined sums against float64 NumPy sums)."""
+    shapes = [WIDE, (300, 1000), (150, 100, 3, 3)]
+    params = make(shapes, np.float32, rng)
+    g = grads_for(shapes, np.float32, rng)
+    opt = fastopt.Adafactor(params, n_threads=2)
+    opt.step(g)
+    (m,) = opt._meta.values()
+    for k, j in enumerate(m.fj):
+        rowpart, colpart = factored_partials(g[j])
+        np.testing.assert_array_equal(m.rowpart[k], rowpart)
+        np.testing.assert_array_equal(m.colpart[k], colpart)
+        rows, cols = factored_sums(rowpart, colpart)
+        x = np.square(g[j], dtype=np.float64)
+        np.testing.assert_allclose(rows.reshape(x.shape[:-1]), x.sum(axis=-1), rtol=1e-13)
+        np.testing.assert_allclose(cols.reshape(x.shape[:-2] + x.shape[-1:]), x.sum(axis=-2), rtol=1e-13)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=lambda d: np.dtype(d).name)
+def test_transformed_grads_take_the_numpy_tile_order(dtype, rng):
+    """With tools that transform the grads, the statistics are computed in NumPy
+    in the kernel's tile order: a clip that clips nothing changes no bit, and a
+    real clip equals clipping the grads first."""
+    params = make(TILED, dtype, rng)
+    pa, pb, pc, pd = ([p.copy() for p in params] for _ in range(4))
+    a = fastopt.Adafactor(pa, lr=0.05, n_threads=2, clip_value=1e30)
+    b = fastopt.Adafactor(pb, lr=0.05, n_threads=2)
+    c = fastopt.Adafactor(pc, lr=0.05, n_threads=2, clip_value=0.3)
+    d = fastopt.Adafactor(pd, lr=0.05, n_threads=2)
+    for _ in range(3):
+        g = grads_for(TILED, dtype, rng)
+        a.step(g)
+        b.step(g)
+        c.step(g)
+        d.step([np.clip(x, dtype(-0.3), dtype(0.3)) for x in g])
+    for x, y in zip(pa, pb):
+        np.testing.assert_array_equal(x, y)
+    for x, y in zip(pc, pd):
+        np.testing.assert_array_equal(x, y)
 
 
 def test_result_independent_of_threads_and_isa(rng):

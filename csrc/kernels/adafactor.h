@@ -9,7 +9,7 @@
  *   vector / 0-d param (kind 0):
  *     v   = lerp(v, g * g, w)                                torch's lerp (see below)
  *     V   = v
- *   param of >= 2 dims, shape (..., R, C) (kind 1; statistics computed between passes):
+ *   param of >= 2 dims, shape (B.., R, C) (kind 1; sums of g^2 from the tiled pass):
  *     row[b, r] = lerp(row[b, r], mean_c g^2, w)   col[b, c] = lerp(col[b, c], mean_r g^2, w)
  *     den[b]    = max(mean_r row[b, r], eps1)
  *     V   = (row[b, r] * col[b, c]) / den[b]
@@ -17,10 +17,13 @@
  *   p     = p + u * coef,  coef = -alpha / max(1, ||u|| / (sqrt(N) * d))
  * lerp(a, x, w) = a + w * (x - a) when w < 0.5, else x - (x - a) * (1 - w), as torch.
  *
- * Three passes per step (the clip needs ||u|| of the whole tensor first):
+ * Four passes per step (the clip needs ||u|| of the whole tensor first):
  *   pass 0 (flags&3 == 0, reduces): out[0] = sum p^2 (every tensor); kind 0: v updated,
  *          out[1] = sum u^2; kind 1: out[1] = 0.
- *   between (Python/NumPy, fastopt/adafactor.py): row/col/den of the kind-1 tensors.
+ *   pass 3 (flags&3 == 3, a tiled plan of the kind-1 tensors, see below): partial sums of
+ *          g^2 per tile, along rows and along columns.
+ *   between (Python/NumPy, fastopt/adafactor.py): the partial sums combined, row/col/den
+ *          (O(B*(R+C)) work).
  *   pass 1 (flags&3 == 1, reduces; skipped when no tensor is factored): kind 1:
  *          out[2] = sum u^2 (u from row, col, den); kind 0: out[2] = 0.
  *   between (Python, double): coef per tensor.
@@ -38,11 +41,28 @@
  * Per tensor: [0] kind, [1] R, [2] C, [3] coef (pass 2)
  * Flags:      bits 0-1 pass, bit2 w >= 0.5 (lerp's second form), bit3 weight decay
  * Out:        out[0] sum p^2, out[1] sum u^2 of kind 0 (pass 0), out[2] sum u^2 of kind 1 (pass 1)
- * Bytes per element moved (kernels only):
+ * Bytes per element moved:
  *   kind 0: pass 0 reads p g v, writes v; pass 2 reads p g v, writes p: 8·sizeof(T), 32 B in float32.
- *   kind 1: pass 0 reads p; pass 1 reads g; pass 2 reads p g, writes p: 5·sizeof(T), 20 B in
- *   float32 (+ the O(B*(R+C)) statistics); the NumPy statistics read g once more and
- *   write/read a float64 g^2 temporary (see fastopt/adafactor.py).
+ *   kind 1: pass 0 reads p; pass 3 reads g; pass 1 reads g; pass 2 reads p g, writes p:
+ *   6·sizeof(T), 24 B in float32, + the tiles' partial sums (at most 1/64 double per element
+ *   written and read back, see below) and the O(B*(R+C)) statistics.
+ *
+ * Pass 3, the tiled statistics. A tensor of shape (B, R, C) is cut into tiles of at most
+ * Rt rows by Ct columns of Bt matrices (Ct <= FO_TILE_STRIP, Rt >= 64, Bt * R * C <= FO_TILE;
+ * fastopt._multipass.factored_tiles chooses them; Bt > 1 only for whole small matrices,
+ * e.g. a conv filter's 3 x 3): ns = ceil(C / Ct) column strips, nrb = ceil(R / Rt) row
+ * blocks, tile k = (bb * nrb + rb) * ns + s for batches [bb * Bt, (bb + 1) * Bt).
+ * With x = (double)g^2, a tile writes
+ *   rowpart[s, b, r] = sum over its columns of x[b, r, c], in 8 lanes by in-strip index
+ *                      (column j to lane j % 8 below the last multiple of 8, lanes combined
+ *                      ((l0+l1)+(l2+l3))+((l4+l5)+(l6+l7)), then the rest one by one);
+ *   colpart[b, rb, c] = sum over its rows of x[b, r, c], row by row from 0.0.
+ * Each partial is written by exactly one tile, so the sums do not depend on the threads or
+ * the ISA; fastopt._multipass.factored_partials reproduces them in NumPy and
+ * factored_sums combines them (the same NumPy calls for both).
+ * Slots (all unadvanced): 0 p (unused), 1 g (r), 2 rowpart (float64, ns*B*R), 3 colpart
+ * (float64, B*nrb*C). Per tensor: [0] 1, [1] R, [2] C, [3] B*R, [4] Ct, [5] Rt, [6] ns, [7] nrb,
+ * [8] Bt.
  */
 #ifndef FO_LANES8_SUM
 #define FO_LANES8_SUM(a) ((((a)[0] + (a)[1]) + ((a)[2] + (a)[3])) + (((a)[4] + (a)[5]) + ((a)[6] + (a)[7])))
@@ -127,28 +147,37 @@ FO_INLINE void FO_FN(adafactor_row_u2)(double *FO_RESTRICT lane, const int64_t a
                                        const T *FO_RESTRICT cp, const T *FO_RESTRICT gp, const T den, const T e,
                                        const T sign)
 {
-    double l[8];
-    for (int j = 0; j < 8; j++) l[j] = lane[j];
     int64_t t0 = ((a + 7) & ~(int64_t)7) - a, t = 0;
     if (t0 > len) t0 = len;
     for (; t < t0; t++) {
         const T V = (rr * cp[t]) / den;
         const double du = (double)FO_AF_U(V, e, sign * gp[t]);
-        l[(a + t) & 7] += du * du;
+        lane[(a + t) & 7] += du * du;
     }
+    /* The aligned body in pieces of up to 256: u^2 into a buffer (a plain
+     * elementwise loop), then added to accumulators indexed by constants only.
+     * gcc vectorises both loops, not the two fused into one (float32: the
+     * widening to double inside a lane group); the sums are the same. */
+    double l[8], sq[256];
+    for (int j = 0; j < 8; j++) l[j] = lane[j];
     const int64_t tb = t0 + (len - t0) / 8 * 8;
-    for (; t < tb; t += 8)
-        for (int j = 0; j < 8; j++) {
-            const T V = (rr * cp[t + j]) / den;
-            const double du = (double)FO_AF_U(V, e, sign * gp[t + j]);
-            l[j] += du * du;
+    while (t < tb) {
+        const int64_t m = tb - t < 256 ? tb - t : 256;
+        for (int64_t i = 0; i < m; i++) {
+            const T V = (rr * cp[t + i]) / den;
+            const double du = (double)FO_AF_U(V, e, sign * gp[t + i]);
+            sq[i] = du * du;
         }
+        for (int64_t i = 0; i < m; i += 8)
+            for (int j = 0; j < 8; j++) l[j] += sq[i + j];
+        t += m;
+    }
+    for (int j = 0; j < 8; j++) lane[j] = l[j];
     for (; t < len; t++) {
         const T V = (rr * cp[t]) / den;
         const double du = (double)FO_AF_U(V, e, sign * gp[t]);
-        l[(a + t) & 7] += du * du;
+        lane[(a + t) & 7] += du * du;
     }
-    for (int j = 0; j < 8; j++) lane[j] = l[j];
 }
 
 /* pass 1, kind 1: sum of u^2 over the span, walking it row by row. */
@@ -244,9 +273,90 @@ FO_INLINE void FO_FN(adafactor_fac_apply)(const fo_hyper *h, char *const *ptr, c
     }
 }
 
+/* pass 3: one tile's partial sums of g^2 along rows and along columns. */
+FO_INLINE void FO_FN(adafactor_tile_stats)(char *const *ptr, const fo_span *sp, const double *pt)
+{
+    const int64_t R = (int64_t)pt[1], C = (int64_t)pt[2], BR = (int64_t)pt[3];
+    const int64_t Ct = (int64_t)pt[4], Rt = (int64_t)pt[5], ns = (int64_t)pt[6], nrb = (int64_t)pt[7];
+    const int64_t Bt = (int64_t)pt[8], B = BR / R;
+    const int64_t k = sp->offset / FO_TILE;
+    const int64_t s = k % ns, rb = (k / ns) % nrb, b0 = k / (ns * nrb) * Bt;
+    const int64_t c0 = s * Ct, r0 = rb * Rt;
+    const int64_t w = C - c0 < Ct ? C - c0 : Ct, r1 = R - r0 < Rt ? R : r0 + Rt;
+    const int64_t b1 = B - b0 < Bt ? B : b0 + Bt;
+    const int64_t nb = w - w % 8;
+    const T *FO_RESTRICT g = (const T *)ptr[1];
+    for (int64_t b = b0; b < b1; b++) {
+        double *FO_RESTRICT rowpart = (double *)ptr[2] + s * BR + b * R;
+        /* the column sums accumulate in place: this tile's own piece of colpart */
+        double *FO_RESTRICT acc = (double *)ptr[3] + (b * nrb + rb) * C + c0;
+        for (int64_t c = 0; c < w; c++) acc[c] = 0.0;
+        int64_t r = r0;
+        /* Four rows at a time: one load and store of each column sum per four
+         * elements (the same additions in the same order as row by row), and
+         * four streams in flight. */
+        for (; r + 4 <= r1; r += 4) {
+            const T *FO_RESTRICT g0 = g + (b * R + r) * C + c0;
+            const T *FO_RESTRICT g1 = g0 + C;
+            const T *FO_RESTRICT g2 = g1 + C;
+            const T *FO_RESTRICT g3 = g2 + C;
+            double l0[8] = {0, 0, 0, 0, 0, 0, 0, 0}, l1[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+            double l2[8] = {0, 0, 0, 0, 0, 0, 0, 0}, l3[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+            for (int64_t c = 0; c < nb; c += 8)
+                for (int j = 0; j < 8; j++) {
+                    const double d0 = (double)g0[c + j], x0 = d0 * d0;
+                    const double d1 = (double)g1[c + j], x1 = d1 * d1;
+                    const double d2 = (double)g2[c + j], x2 = d2 * d2;
+                    const double d3 = (double)g3[c + j], x3 = d3 * d3;
+                    l0[j] += x0;
+                    l1[j] += x1;
+                    l2[j] += x2;
+                    l3[j] += x3;
+                    acc[c + j] = (((acc[c + j] + x0) + x1) + x2) + x3;
+                }
+            double t0 = nb ? FO_LANES8_SUM(l0) : 0.0, t1 = nb ? FO_LANES8_SUM(l1) : 0.0;
+            double t2 = nb ? FO_LANES8_SUM(l2) : 0.0, t3 = nb ? FO_LANES8_SUM(l3) : 0.0;
+            for (int64_t c = nb; c < w; c++) {
+                const double d0 = (double)g0[c], x0 = d0 * d0, d1 = (double)g1[c], x1 = d1 * d1;
+                const double d2 = (double)g2[c], x2 = d2 * d2, d3 = (double)g3[c], x3 = d3 * d3;
+                t0 += x0;
+                t1 += x1;
+                t2 += x2;
+                t3 += x3;
+                acc[c] = (((acc[c] + x0) + x1) + x2) + x3;
+            }
+            rowpart[r] = t0;
+            rowpart[r + 1] = t1;
+            rowpart[r + 2] = t2;
+            rowpart[r + 3] = t3;
+        }
+        for (; r < r1; r++) {
+            const T *FO_RESTRICT gr = g + (b * R + r) * C + c0;
+            double lane[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+            for (int64_t c = 0; c < nb; c += 8)
+                for (int j = 0; j < 8; j++) {
+                    const double d = (double)gr[c + j], x = d * d;
+                    lane[j] += x;
+                    acc[c + j] += x;
+                }
+            double t = nb ? FO_LANES8_SUM(lane) : 0.0;
+            for (int64_t c = nb; c < w; c++) {
+                const double d = (double)gr[c], x = d * d;
+                t += x;
+                acc[c] += x;
+            }
+            rowpart[r] = t;
+        }
+    }
+}
+
 void FO_FN(fo_k_adafactor)(const fo_hyper *h, char *const *ptr, const fo_span *sp, double *out)
 {
     const double *pt = h->per_tensor + sp->tensor * h->per_tensor_width;
+    if ((h->flags & 3) == 3) {
+        FO_FN(adafactor_tile_stats)(ptr, sp, pt);
+        return;
+    }
     const int fac = pt[0] != 0.0;
     const int64_t R = (int64_t)pt[1], C = (int64_t)pt[2];
     switch (h->flags & 15) {

@@ -383,10 +383,11 @@ register(BenchRule("sparse-adam", fastopt.SparseAdam, dict(lr=1e-3), reads=4, wr
 register(BenchRule("diag-lm", fastopt.DiagonalLM, dict(lr=1e-3), reads=3, writes=1, drive="hessian",
                    reference=reference.DiagonalLM,
                    description="DiagonalLM, step(grads, hessian_diag): read p, g, h; write p"))
-register(BenchRule("adafactor", fastopt.Adafactor, dict(lr=1e-2), reads=2, writes=1, moved=5,
+register(BenchRule("adafactor", fastopt.Adafactor, dict(lr=1e-2), reads=2, writes=1, moved=6,
                    layout=_matrix(4096), reference=reference.Adafactor, torch="Adafactor",
-                   description="Adafactor on N x 4096 matrices (factored): read p; read g; read p, g, write p "
-                               "= 5 elements (row/col statistics are O(N + 4096)); probe r2w1"))
+                   description="Adafactor on N x 4096 matrices (factored): read p; read g (tiled row/column "
+                               "sums of g^2); read g; read p, g, write p = 6 elements (row/col statistics are "
+                               "O(N + 4096)); probe r2w1"))
 register(BenchRule("sam", fastopt.Adam, dict(lr=1e-3), reads=4, writes=3, moved=14, drive="closure",
                    wrap=lambda base: fastopt.SAM(base, rho=0.05),
                    description="SAM around Adam, closure called twice: Adam's 7 elements + norm 1 + "

@@ -1,6 +1,7 @@
 """Adafactor reference: torch.optim.Adafactor's single-tensor op order; the
-norms in double in the kernels' order, the row/column means of g^2 as sums in
-float64 (the same NumPy calls as fastopt.Adafactor).
+norms in double in the kernels' order, the row/column means of g^2 from sums in
+float64 in the kernel's tile order (fastopt._multipass.factored_partials, and the
+same NumPy calls as fastopt.Adafactor from there).
 
     g     = -g if maximize;  w = t^beta2_decay;  rho = min(lr, 1/sqrt(t))
     alpha = max(eps2, ||p|| / sqrt(N)) * rho
@@ -15,7 +16,7 @@ float64 (the same NumPy calls as fastopt.Adafactor).
 """
 import numpy as np
 
-from .._multipass import ref_sum_sq
+from .._multipass import factored_partials, factored_sums, ref_sum_sq
 from .base import ReferenceOptimizer
 
 
@@ -69,10 +70,10 @@ class Adafactor(ReferenceOptimizer):
         if p.ndim >= 2:
             row, col = state["row_var"], state["col_var"]
             R, C = p.shape[-2], p.shape[-1]
-            gg = np.square(g, dtype=np.float64)
+            row_sum, col_sum = factored_sums(*factored_partials(g))
             with np.errstate(invalid="ignore", divide="ignore"):
-                row[...] = _lerp(row, (gg.sum(axis=-1, keepdims=True) / C).astype(T), w, T)
-                col[...] = _lerp(col, (gg.sum(axis=-2, keepdims=True) / R).astype(T), w, T)
+                row[...] = _lerp(row, (row_sum.reshape(row.shape) / C).astype(T), w, T)
+                col[...] = _lerp(col, (col_sum.reshape(col.shape) / R).astype(T), w, T)
                 den = np.maximum((row.astype(np.float64).sum(axis=-2, keepdims=True) / R).astype(T), T(eps1))
             var = (row * col) / den
         else:
