@@ -61,9 +61,10 @@ def test_factored_state_bitwise(case, dtype, n_threads, isa, parallel, rng):
 
 #: Shapes whose tiled statistics pass (kernel pass 3) has several column strips
 #: (C > TILE_STRIP), several row blocks (R > Rt), both in batches, strips whose
-#: width is no multiple of 8, one long row and one long column, and small
+#: width is no multiple of 8, rows over 2048 wide (summed four at a time, and the
+#: leftover rows one by one), one long row and one long column, and small
 #: matrices grouped several to a tile (conv filters, 1 x 1), over several tiles.
-TILED = [(3, TILE_STRIP * 2 + 4), (300, 1000), (2, 140, 1000), (1, 5000), (3000, 3),
+TILED = [(3, TILE_STRIP * 2 + 4), (300, 1000), (2, 140, 1000), (70, 2100), (1, 5000), (3000, 3),
          (150, 100, 3, 3), (TILE + 5, 1, 1)]
 #: Several strips and several row blocks in one tensor (2.1M elements: one dtype only).
 WIDE = (2, 65, TILE_STRIP + 52)

@@ -293,10 +293,10 @@ FO_INLINE void FO_FN(adafactor_tile_stats)(char *const *ptr, const fo_span *sp, 
         double *FO_RESTRICT acc = (double *)ptr[3] + (b * nrb + rb) * C + c0;
         for (int64_t c = 0; c < w; c++) acc[c] = 0.0;
         int64_t r = r0;
-        /* Four rows at a time: one load and store of each column sum per four
-         * elements (the same additions in the same order as row by row), and
-         * four streams in flight. */
-        for (; r + 4 <= r1; r += 4) {
+        /* Rows wider than 2048: four at a time, one load and store of each column
+         * sum per four elements (the same additions in the same order as row by
+         * row); narrower ones row by row, faster there (benchmarks/column_sums.c). */
+        for (; w > 2048 && r + 4 <= r1; r += 4) {
             const T *FO_RESTRICT g0 = g + (b * R + r) * C + c0;
             const T *FO_RESTRICT g1 = g0 + C;
             const T *FO_RESTRICT g2 = g1 + C;
