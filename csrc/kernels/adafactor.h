@@ -44,8 +44,9 @@
  * Bytes per element moved:
  *   kind 0: pass 0 reads p g v, writes v; pass 2 reads p g v, writes p: 8·sizeof(T), 32 B in float32.
  *   kind 1: pass 3 reads g; pass 1 reads p g; pass 2 reads p g, writes p:
- *   6·sizeof(T), 24 B in float32, + the tiles' partial sums (at most 1/64 double per element
- *   written and read back, see below) and the O(B*(R+C)) statistics.
+ *   6·sizeof(T), 24 B in float32, + the tiles' partial sums written and read back (1/64
+ *   double per element or less for R >= 64; B*(R+C) doubles, the statistics' size, for small
+ *   matrices) and the O(B*(R+C)) statistics.
  *
  * Pass 3, the tiled statistics. A tensor of shape (B, R, C) is cut into tiles of at most
  * Rt rows by Ct columns of Bt matrices (Ct <= FO_TILE_STRIP, Rt >= 64, Bt * R * C <= FO_TILE;
