@@ -313,3 +313,26 @@ def test_functional_checks_buffers(rng):
 def test_argument_errors(kw, exc, regex):
     with pytest.raises(exc, match=regex):
         fastopt.Adafactor([np.zeros(3)], **kw)
+
+
+def test_tiled_plan_checks():
+    """Plan(tiles=...) and Scratch slots: wrong counts, negative counts and a
+    scratch array that is not float64 are refused with the tensor's name."""
+    from fastopt import _engine
+
+    p = np.zeros((4, 8), np.float32)
+    rows, cols = np.zeros((1, 1, 4)), np.zeros((1, 1, 8))
+    ok = _engine.Plan([[p], _engine.INPUT, _engine.Scratch([rows]), _engine.Scratch([cols])], ["w"], tiles=[1])
+    assert ok.n_spans == 1 and ok.total == TILE
+    with pytest.raises(ValueError, match="tiles: expected 1 counts"):
+        _engine.Plan([[p], _engine.INPUT, _engine.Scratch([rows]), _engine.Scratch([cols])], ["w"], tiles=[1, 1])
+    with pytest.raises(ValueError, match="w: tiles: expected a count >= 0"):
+        _engine.Plan([[p], _engine.INPUT, _engine.Scratch([rows]), _engine.Scratch([cols])], ["w"], tiles=[-1])
+    with pytest.raises(ValueError, match="w: state buffer of slot 2"):
+        _engine.Plan([[p], _engine.INPUT, _engine.Scratch([rows.astype(np.float32)]), _engine.Scratch([cols])],
+                     ["w"], tiles=[1])
+    assert ok.bound_arrays(1) is None
+    ok.bind(1, [p], None)
+    assert ok.bound_arrays(1)[0] is p
+    with pytest.raises(ValueError, match="not an input slot"):
+        ok.bound_arrays(2)
