@@ -205,6 +205,10 @@ class StepContext:
             where = self._where[gi] = {id(q): j for j, q in enumerate(self.opt.param_groups[gi]["params"])}
         return where[id(p)]
 
+    def transforms(self, gi):
+        """True when the pipe changes the grads of group gi (what transform() does)."""
+        return bool(self.tools.clip_value) or self.scale[gi] is not None
+
     def transform(self, g, gi, j):
         """What the pipe makes of grad `g` of param j of group gi (NumPy, same
         arithmetic), for rules that also read the grads outside the engine."""
@@ -238,8 +242,7 @@ def grads_transformed(opt, group):
     ctx = opt._step_ctx
     if ctx is None:
         return False
-    gi = next(i for i, grp in enumerate(opt.param_groups) if grp is group)
-    return bool(ctx.tools.clip_value) or ctx.scale[gi] is not None
+    return ctx.transforms(next(i for i, grp in enumerate(opt.param_groups) if grp is group))
 
 
 def transformed_grad(opt, g, group, p):

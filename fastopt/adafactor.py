@@ -88,24 +88,22 @@ class Adafactor(InputStash, Optimizer):
     guards the variance estimate, as in torch (not as in the paper). Same
     operation order as torch's single-tensor implementation.
 
-    Per step and dtype: a fused pass over the 0-d/1-d params reducing
-    :math:`\|\theta\|^2`, updating the variance and reducing
-    :math:`\|U\|^2`; a tiled pass over the factored params' grads writing
-    partial sums of :math:`g^2` along rows and columns (tiles of whole rows
-    up to 16384 columns, so both sums come from one read of the grad); the
-    O(R + C) statistics from those sums in NumPy; a fused pass reducing
-    :math:`\|\theta\|^2` and :math:`\|U\|^2` of the factored params (p read
-    where the division- and square-root-bound loop leaves the memory idle);
-    a fused apply pass (decay, :math:`U` recomputed, update). Sums and norms
-    are accumulated in double in a fixed order (torch uses the param dtype):
-    results depend on neither the thread count nor the instruction set.
-    Memory traffic per element: 8 elements for 0-d/1-d params (32 bytes in
-    float32), 6 for factored params (24 bytes in float32) plus the tiles'
-    partial sums (1/64 of a double per element or less for matrices of 64
-    rows or more; for small ones, such as a conv filter's 3 x 3, about the
-    size of the statistics themselves). The statistics pass is not affected
-    by ``flush_denormals``. State per param: ``step``, and
-    ``row_var``/``col_var`` or ``variance``.
+    Per step and dtype: a fused pass reducing :math:`\|\theta\|^2` (and, for
+    0-d/1-d params, updating the variance and reducing :math:`\|U\|^2`); a
+    tiled pass over the factored params' grads writing partial sums of
+    :math:`g^2` along rows and columns (tiles of whole rows up to 16384
+    columns, so both sums come from one read of the grad); the O(R + C)
+    statistics from those sums in NumPy; a fused pass reducing
+    :math:`\|U\|^2` of the factored params; a fused apply pass (decay,
+    :math:`U` recomputed, update). Sums and norms are accumulated in double
+    in a fixed order (torch uses the param dtype): results depend on neither
+    the thread count nor the instruction set. Memory traffic per element: 8
+    elements for 0-d/1-d params (32 bytes in float32), 6 for factored params
+    (24 bytes in float32) plus the tiles' partial sums (1/64 of a double per
+    element or less for matrices of 64 rows or more; for small ones, such as
+    a conv filter's 3 x 3, about the size of the statistics themselves). The
+    statistics pass is not affected by ``flush_denormals``. State per param:
+    ``step``, and ``row_var``/``col_var`` or ``variance``.
 
     Differences from torch: with ``eps1=None`` torch takes the machine
     epsilon of the first param of the group for all its params, fastopt
@@ -318,7 +316,6 @@ class Adafactor(InputStash, Optimizer):
             self._factored_stats(plan, group, m, w, eps1, T, n_threads)
             plan.run(self._rule_id, scalars, flags | 1, n_threads, ft, per_tensor=m.table, out=info.out,
                      keep_inputs=True, observe=False)
-            p_sq = p_sq + info.sums(0)  # the factored tensors' (0 for the others)
             u_sq = u_sq + info.sums(2)
         with np.errstate(invalid="ignore", divide="ignore"):
             rms_p = np.sqrt(p_sq) / np.sqrt(m.n)

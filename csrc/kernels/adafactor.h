@@ -18,14 +18,14 @@
  * lerp(a, x, w) = a + w * (x - a) when w < 0.5, else x - (x - a) * (1 - w), as torch.
  *
  * Four passes per step (the clip needs ||u|| of the whole tensor first):
- *   pass 0 (flags&3 == 0, reduces): kind 0: out[0] = sum p^2, v updated, out[1] = sum u^2;
- *          kind 1: out[0] = out[1] = 0 (nothing read).
+ *   pass 0 (flags&3 == 0, reduces): out[0] = sum p^2 (every tensor); kind 0: v updated,
+ *          out[1] = sum u^2; kind 1: out[1] = 0.
  *   pass 3 (flags&3 == 3, a tiled plan of the kind-1 tensors, see below): partial sums of
  *          g^2 per tile, along rows and along columns.
  *   between (Python/NumPy, fastopt/adafactor.py): the partial sums combined, row/col/den
  *          (O(B*(R+C)) work).
  *   pass 1 (flags&3 == 1, reduces; skipped when no tensor is factored): kind 1:
- *          out[0] = sum p^2, out[2] = sum u^2 (u from row, col, den); kind 0: out[0] = out[2] = 0.
+ *          out[2] = sum u^2 (u from row, col, den); kind 0: out[2] = 0.
  *   between (Python, double): coef per tensor.
  *   pass 2 (flags&3 == 2, applies): decay, u recomputed (from v or from row/col/den), p += u * coef.
  * u is never stored. Sums are in double with 8 lane accumulators by in-span index
@@ -43,7 +43,7 @@
  * Out:        out[0] sum p^2, out[1] sum u^2 of kind 0 (pass 0), out[2] sum u^2 of kind 1 (pass 1)
  * Bytes per element moved:
  *   kind 0: pass 0 reads p g v, writes v; pass 2 reads p g v, writes p: 8·sizeof(T), 32 B in float32.
- *   kind 1: pass 3 reads g; pass 1 reads p g; pass 2 reads p g, writes p:
+ *   kind 1: pass 0 reads p; pass 3 reads g; pass 1 reads g; pass 2 reads p g, writes p:
  *   6·sizeof(T), 24 B in float32, + the tiles' partial sums written and read back (1/64
  *   double per element or less for R >= 64; B*(R+C) doubles, the statistics' size, for small
  *   matrices) and the O(B*(R+C)) statistics.
@@ -110,6 +110,23 @@ FO_INLINE void FO_FN(adafactor_vec_reduce)(const fo_hyper *h, char *const *ptr, 
     out[1] = su;
 }
 
+FO_INLINE double FO_FN(adafactor_sum_sq)(const T *FO_RESTRICT p, const int64_t n)
+{
+    double a[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+    const int64_t nb = n - n % 8;
+    for (int64_t i = 0; i < nb; i += 8)
+        for (int j = 0; j < 8; j++) {
+            const double d = (double)p[i + j];
+            a[j] += d * d;
+        }
+    double s = FO_LANES8_SUM(a);
+    for (int64_t i = nb; i < n; i++) {
+        const double d = (double)p[i];
+        s += d * d;
+    }
+    return s;
+}
+
 /* Where element `e` of a (B, R, C) tensor lies: batch b, row r, column c. */
 typedef struct {
     int64_t b, r, c;
@@ -127,77 +144,61 @@ FO_INLINE FO_FN(adafactor_pos) FO_FN(adafactor_locate)(int64_t e, const int64_t 
 
 /* Adds u^2 of in-span elements [a, a + len) (one row piece: row value rr, columns
  * cp[0..len), grads gp[0..len)) to the lanes by in-span index (lane of element k is k % 8). */
-FO_INLINE void FO_FN(adafactor_row_u2)(double *FO_RESTRICT lane, double *FO_RESTRICT plane, const int64_t a,
-                                       const int64_t len, const T rr, const T *FO_RESTRICT cp,
-                                       const T *FO_RESTRICT gp, const T *FO_RESTRICT pp, const T den, const T e,
+FO_INLINE void FO_FN(adafactor_row_u2)(double *FO_RESTRICT lane, const int64_t a, const int64_t len, const T rr,
+                                       const T *FO_RESTRICT cp, const T *FO_RESTRICT gp, const T den, const T e,
                                        const T sign)
 {
     int64_t t0 = ((a + 7) & ~(int64_t)7) - a, t = 0;
     if (t0 > len) t0 = len;
     for (; t < t0; t++) {
         const T V = (rr * cp[t]) / den;
-        const double du = (double)FO_AF_U(V, e, sign * gp[t]), dp = (double)pp[t];
+        const double du = (double)FO_AF_U(V, e, sign * gp[t]);
         lane[(a + t) & 7] += du * du;
-        plane[(a + t) & 7] += dp * dp;
     }
     /* The aligned body in pieces of up to 256: u^2 into a buffer (a plain
      * elementwise loop), then added to accumulators indexed by constants only.
      * gcc vectorises both loops, not the two fused into one (float32: the
      * widening to double inside a lane group); the sums are the same. */
-    double l[8], lp[8], sq[256], psq[256];
-    for (int j = 0; j < 8; j++) {
-        l[j] = lane[j];
-        lp[j] = plane[j];
-    }
+    double l[8], sq[256];
+    for (int j = 0; j < 8; j++) l[j] = lane[j];
     const int64_t tb = t0 + (len - t0) / 8 * 8;
     while (t < tb) {
         const int64_t m = tb - t < 256 ? tb - t : 256;
         for (int64_t i = 0; i < m; i++) {
             const T V = (rr * cp[t + i]) / den;
-            const double du = (double)FO_AF_U(V, e, sign * gp[t + i]), dp = (double)pp[t + i];
+            const double du = (double)FO_AF_U(V, e, sign * gp[t + i]);
             sq[i] = du * du;
-            psq[i] = dp * dp;
         }
         for (int64_t i = 0; i < m; i += 8)
-            for (int j = 0; j < 8; j++) {
-                l[j] += sq[i + j];
-                lp[j] += psq[i + j];
-            }
+            for (int j = 0; j < 8; j++) l[j] += sq[i + j];
         t += m;
     }
-    for (int j = 0; j < 8; j++) {
-        lane[j] = l[j];
-        plane[j] = lp[j];
-    }
+    for (int j = 0; j < 8; j++) lane[j] = l[j];
     for (; t < len; t++) {
         const T V = (rr * cp[t]) / den;
-        const double du = (double)FO_AF_U(V, e, sign * gp[t]), dp = (double)pp[t];
+        const double du = (double)FO_AF_U(V, e, sign * gp[t]);
         lane[(a + t) & 7] += du * du;
-        plane[(a + t) & 7] += dp * dp;
     }
 }
 
-/* pass 1, kind 1: out[0] = sum of p^2 and out[2] = sum of u^2 over the span, walking it
- * row by row (p^2 here rather than in pass 0: this loop waits on its divisions and square
- * root, and reads p for free; the same lanes as adafactor_sum_sq). */
-FO_INLINE void FO_FN(adafactor_fac_reduce)(const fo_hyper *h, char *const *ptr, const fo_span *sp,
-                                           const int64_t R, const int64_t C, double *out)
+/* pass 1, kind 1: sum of u^2 over the span, walking it row by row. */
+FO_INLINE double FO_FN(adafactor_fac_reduce)(const fo_hyper *h, char *const *ptr, const fo_span *sp,
+                                             const int64_t R, const int64_t C)
 {
     const int64_t n = sp->n;
-    const T *FO_RESTRICT p = (const T *)ptr[0];
     const T *FO_RESTRICT g = (const T *)ptr[1];
     const T *FO_RESTRICT rowv = (const T *)ptr[2];
     const T *FO_RESTRICT colv = (const T *)ptr[3];
     const T *FO_RESTRICT denv = (const T *)ptr[4];
     const T sign = (T)h->s[0], e = (T)h->s[3];
-    double lane[8] = {0, 0, 0, 0, 0, 0, 0, 0}, plane[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+    double lane[8] = {0, 0, 0, 0, 0, 0, 0, 0};
     const int64_t nb = n - n % 8;
     FO_FN(adafactor_pos) q = FO_FN(adafactor_locate)(sp->offset, R, C);
     for (int64_t k = 0; k < nb;) {
         int64_t len = C - q.c;
         if (len > nb - k) len = nb - k;
-        FO_FN(adafactor_row_u2)(lane, plane, k, len, rowv[q.b * R + q.r], colv + q.b * C + q.c, g + k, p + k,
-                                denv[q.b], e, sign);
+        FO_FN(adafactor_row_u2)(lane, k, len, rowv[q.b * R + q.r], colv + q.b * C + q.c, g + k, denv[q.b], e,
+                                sign);
         k += len;
         q.c += len;
         if (q.c == C) {
@@ -208,16 +209,14 @@ FO_INLINE void FO_FN(adafactor_fac_reduce)(const fo_hyper *h, char *const *ptr, 
             }
         }
     }
-    double s = FO_LANES8_SUM(lane), sp2 = FO_LANES8_SUM(plane);
+    double s = FO_LANES8_SUM(lane);
     for (int64_t k = nb; k < n; k++) {
         const FO_FN(adafactor_pos) t = FO_FN(adafactor_locate)(sp->offset + k, R, C);
         const T V = (rowv[t.b * R + t.r] * colv[t.b * C + t.c]) / denv[t.b];
-        const double du = (double)FO_AF_U(V, e, sign * g[k]), dp = (double)p[k];
+        const double du = (double)FO_AF_U(V, e, sign * g[k]);
         s += du * du;
-        sp2 += dp * dp;
     }
-    out[0] = sp2;
-    out[2] = s;
+    return s;
 }
 
 /* pass 2, kind 0 */
@@ -365,7 +364,7 @@ void FO_FN(fo_k_adafactor)(const fo_hyper *h, char *const *ptr, const fo_span *s
     case 0:
     case 8:
         if (fac) {
-            out[0] = 0.0; /* p^2 of kind 1 in pass 1 */
+            out[0] = FO_FN(adafactor_sum_sq)((const T *)ptr[0], sp->n);
             out[1] = 0.0;
         } else {
             FO_FN(adafactor_vec_reduce)(h, ptr, sp, 0, out);
@@ -374,7 +373,7 @@ void FO_FN(fo_k_adafactor)(const fo_hyper *h, char *const *ptr, const fo_span *s
     case 4:
     case 12:
         if (fac) {
-            out[0] = 0.0;
+            out[0] = FO_FN(adafactor_sum_sq)((const T *)ptr[0], sp->n);
             out[1] = 0.0;
         } else {
             FO_FN(adafactor_vec_reduce)(h, ptr, sp, 1, out);
@@ -383,14 +382,7 @@ void FO_FN(fo_k_adafactor)(const fo_hyper *h, char *const *ptr, const fo_span *s
     case 1:
     case 5:
     case 9:
-    case 13:
-        if (fac) {
-            FO_FN(adafactor_fac_reduce)(h, ptr, sp, R, C, out);
-        } else {
-            out[0] = 0.0;
-            out[2] = 0.0;
-        }
-        break;
+    case 13: out[2] = fac ? FO_FN(adafactor_fac_reduce)(h, ptr, sp, R, C) : 0.0; break;
     case 2:
     case 6:
         if (fac) FO_FN(adafactor_fac_apply)(h, ptr, sp, 0, (T)pt[3], R, C);
