@@ -4,8 +4,9 @@
                                           [--dtype float32] [--threads 1] [--reps 15]
 
 Times, median of --reps in one process: the whole step; the tiled statistics
-pass alone (kernel pass 3); the statistics in NumPy from its partial sums (the
-combination and lerp/den of fastopt.adafactor.factored_den); and each of the
+pass alone (kernel pass 3, which finishes the statistics of small matrices
+itself); the statistics in NumPy from its partial sums for the other matrices
+(the combination and lerp/den of fastopt.adafactor.factored_den); and each of the
 main plan's passes 0, 1, 2 run alone on the same grads. Also GB/s of the
 statistics pass (the grads' bytes). Internals (opt._meta) are used on purpose:
 this is a profiling script, not an API.
@@ -58,10 +59,12 @@ def main():
 
     def stats_pass():
         m.stats.bind(1, fac, None)
-        m.stats.run(rid, (), 3, a.threads, False, per_tensor=m.stats_table)
+        m.stats.run(rid, scalars + (float(np.finfo(dt).eps),), 3, a.threads, False, per_tensor=m.stats_table)
 
     def stats_numpy():
         for k, j in enumerate(m.fj):
+            if m.small[k]:
+                continue  # finished by the statistics pass itself
             bufs = m.bufs[j]
             rows, cols = factored_sums(m.rowpart[k], m.colpart[k])
             factored_den(rows, cols, bufs["row_var"], bufs["col_var"], 0.1, float(np.finfo(dt).eps), dt)

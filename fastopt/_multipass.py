@@ -99,6 +99,13 @@ def ref_sum_sq(x, lanes=8):
     return float(combine(np.array(vals), [0])[0])
 
 
+#: Matrices of at most this many rows and columns (a conv filter's 3 x 3, small
+#: dense layers) have their statistics finished by the tiled pass itself
+#: (csrc/kernels/adafactor.h, FO_AF_SMALL); larger ones get partial sums combined
+#: in NumPy (fastopt.adafactor.factored_den).
+SMALL_MATRIX = 256
+
+
 def factored_tiles(R, C):
     """Tile geometry of a (B, R, C) tensor in Adafactor's tiled statistics pass
     (csrc/kernels/adafactor.h, pass 3): (Ct, Rt, ns, nrb, Bt), tiles of at
@@ -122,7 +129,7 @@ def factored_tiles(R, C):
     return ct, rt, ns, nrb, bt
 
 
-def _lane_rows(x, lanes=8):
+def lane_rows(x, lanes=8):
     """Sums along the last axis in the kernels' lane order (see lane_sum), for every row at once."""
     w = x.shape[-1]
     nb = w - w % lanes
@@ -150,7 +157,7 @@ def factored_partials(g):
     rowpart = np.empty((ns, B, R))
     colpart = np.empty((B, nrb, C))
     for s in range(ns):
-        rowpart[s] = _lane_rows(x[:, :, s * ct:(s + 1) * ct])
+        rowpart[s] = lane_rows(x[:, :, s * ct:(s + 1) * ct])
     for rb in range(nrb):
         blk = x[:, rb * rt:(rb + 1) * rt, :]
         colpart[:, rb, :] = np.cumsum(blk, axis=1)[:, -1, :] if blk.shape[1] else 0.0

@@ -6,7 +6,8 @@ import numpy as np
 from . import _engine
 from . import _validation as V
 from ._docs import fill
-from ._multipass import InputStash, SpanCache, factored_partials, factored_sums, factored_tiles
+from ._multipass import (SMALL_MATRIX, InputStash, SpanCache, factored_partials, factored_sums, factored_tiles,
+                         lane_rows)
 from ._params import by_dtype
 from ._tools import grads_transformed, transformed_grad
 from .optimizer import Optimizer, ParamState
@@ -34,19 +35,22 @@ def factored_den(row_sum, col_sum, row_var, col_var, w, eps1, T):
     """Update row_var (shape (..., R, 1)) and col_var (shape (..., 1, C)) in
     place from the sums of g^2 along rows and along columns (float64, any
     shape of the same size) and return den = max(mean_r row_var, eps1), shape
-    (..., 1, 1), in dtype T.
+    (..., 1, 1), in dtype T; the sum behind that mean in double, in the
+    kernels' lane order (fastopt._multipass.lane_rows).
 
     The sums come from the tiled pass (csrc/kernels/adafactor.h, pass 3;
     fastopt._multipass.factored_sums); the means are those sums divided by C or
-    R and rounded to T, the mean of row_var a float64 NumPy sum likewise. The
-    reference runs the same sequence of NumPy calls, so both agree bit for bit."""
+    R and rounded to T. The reference runs the same sequence of NumPy calls, and
+    the tiled pass finishes small matrices (SMALL_MATRIX) with the same
+    operations in C, so all three agree bit for bit."""
     R, C = row_var.shape[-2], col_var.shape[-1]
     with np.errstate(invalid="ignore", divide="ignore"):
         row_mean = (row_sum.reshape(row_var.shape) / C).astype(T)
         col_mean = (col_sum.reshape(col_var.shape) / R).astype(T)
         row_var[...] = _lerp(row_var, row_mean, w, T)
         col_var[...] = _lerp(col_var, col_mean, w, T)
-        mean = (row_var.astype(np.float64).sum(axis=-2, keepdims=True) / R).astype(T)
+        rows = row_var.reshape(-1, R).astype(np.float64)
+        mean = (lane_rows(rows) / R).astype(T).reshape(row_var.shape[:-2] + (1, 1))
     return np.maximum(mean, T(eps1))
 
 
@@ -57,7 +61,7 @@ class _Meta:
     ``fj`` in the plan), its table and partial-sum buffers."""
 
     __slots__ = ("plan", "params", "fac", "n", "table", "den", "bufs", "fj", "stats", "stats_table", "rowpart",
-                 "colpart", "stats_total")
+                 "colpart", "small", "stats_total")
 
 
 class Adafactor(InputStash, Optimizer):
@@ -252,21 +256,24 @@ class Adafactor(InputStash, Optimizer):
         m.stats = None
         if not m.fj:
             return
-        table, tiles, m.rowpart, m.colpart = [], [], [], []
+        table, tiles, m.rowpart, m.colpart, m.small = [], [], [], [], []
         for j in m.fj:
             p = m.params[j]
             R, C = p.shape[-2], p.shape[-1]
             B = p.size // (R * C)
             ct, rt, ns, nrb, bt = factored_tiles(R, C)
-            table.append((1.0, R, C, B * R, ct, rt, ns, nrb, bt))
+            small = R <= SMALL_MATRIX and C <= SMALL_MATRIX  # then ns == nrb == 1: whole matrices per tile
+            table.append((1.0, R, C, B * R, ct, rt, ns, nrb, bt, float(small)))
             tiles.append(-(-B // bt) * nrb * ns)
-            m.rowpart.append(np.empty((ns, B, R)))
-            m.colpart.append(np.empty((B, nrb, C)))
+            m.small.append(small)
+            m.rowpart.append(np.empty(0 if small else (ns, B, R)))
+            m.colpart.append(np.empty(0 if small else (B, nrb, C)))
         ps = [m.params[j] for j in m.fj]
         m.stats_table = np.array(table, dtype=np.float64)
         m.stats_total = sum(p.size for p in ps)
-        m.stats = _engine.Plan([ps, _engine.INPUT, _engine.Scratch(m.rowpart), _engine.Scratch(m.colpart)],
-                               [labels[j] for j in m.fj], tiles=tiles)
+        stats = [m.bufs[j]["row_var"] for j in m.fj], [m.bufs[j]["col_var"] for j in m.fj], [m.den[j] for j in m.fj]
+        m.stats = _engine.Plan([ps, _engine.INPUT, _engine.Scratch(m.rowpart), _engine.Scratch(m.colpart)]
+                               + [_engine.Fixed(s) for s in stats], [labels[j] for j in m.fj], tiles=tiles)
 
     def _live_plans(self):
         return [r for rt in self._runtimes if rt is not None for r in rt.plans]
@@ -313,7 +320,7 @@ class Adafactor(InputStash, Optimizer):
         p_sq = info.sums(0)
         u_sq = info.sums(1)
         if m.fac.any():
-            self._factored_stats(plan, group, m, w, eps1, T, n_threads)
+            self._factored_stats(plan, group, m, scalars + (eps1,), flags, n_threads)
             plan.run(self._rule_id, scalars, flags | 1, n_threads, ft, per_tensor=m.table, out=info.out,
                      keep_inputs=True, observe=False)
             u_sq = u_sq + info.sums(2)
@@ -326,32 +333,39 @@ class Adafactor(InputStash, Optimizer):
         plan.run(self._rule_id, scalars, flags | 2, n_threads, ft, per_tensor=m.table)
         self._commit(m)
 
-    def _factored_stats(self, plan, group, m, w, eps1, T, n_threads):
+    def _factored_stats(self, plan, group, m, scalars, flags, n_threads):
         """Between the reducing passes: row/col statistics and den of every
         factored non-empty tensor (an empty one has nothing to update; torch
-        raises). The sums of g^2 come from the tiled pass over the grads the
-        kernels read; when tools transform the grads (clip_value, clip_norm),
-        from the same tile order in NumPy over the transformed grads."""
+        raises). The tiled pass over the grads the kernels read finishes small
+        matrices itself and leaves partial sums of g^2 for the others, combined
+        here; when tools transform the grads (clip_value, clip_norm), every
+        tensor's sums come from the same tile order in NumPy over the
+        transformed grads. Either way the same operations, bit for bit."""
         if not m.fj:
             return
+        T = plan.params[0].dtype.type
+        w, eps1 = scalars[1], scalars[5]
         if grads_transformed(self, group):
             gi = next(i for i, g in enumerate(self.param_groups) if g is group)
             by_id = {id(p): g for p, g in zip(group["params"], self._stash[0][gi])}
-            parts = []
             for j in m.fj:
                 p = m.params[j]
                 g = np.asarray(by_id[id(p)], dtype=p.dtype).reshape(p.shape)
-                parts.append(factored_partials(transformed_grad(self, g, group, p)))
-        else:
-            grads = plan.bound_arrays(1)
-            m.stats.bind(1, [grads[j] for j in m.fj], None)
-            nt = n_threads if m.stats_total >= _engine.serial_threshold() else 1
-            m.stats.run(self._rule_id, (), 3, nt, False, per_tensor=m.stats_table)
-            parts = zip(m.rowpart, m.colpart)
-        for j, (rowpart, colpart) in zip(m.fj, parts):
-            bufs = m.bufs[j]
-            row_sum, col_sum = factored_sums(rowpart, colpart)
-            m.den[j][...] = factored_den(row_sum, col_sum, bufs["row_var"], bufs["col_var"], w, eps1, T)
+                self._finish_stats(m, j, *factored_partials(transformed_grad(self, g, group, p)), w, eps1, T)
+            return
+        grads = plan.bound_arrays(1)
+        m.stats.bind(1, [grads[j] for j in m.fj], None)
+        nt = n_threads if m.stats_total >= _engine.serial_threshold() else 1
+        m.stats.run(self._rule_id, scalars, 3 | (flags & 4), nt, False, per_tensor=m.stats_table)
+        for k, j in enumerate(m.fj):
+            if not m.small[k]:
+                self._finish_stats(m, j, m.rowpart[k], m.colpart[k], w, eps1, T)
+
+    @staticmethod
+    def _finish_stats(m, j, rowpart, colpart, w, eps1, T):
+        bufs = m.bufs[j]
+        row_sum, col_sum = factored_sums(rowpart, colpart)
+        m.den[j][...] = factored_den(row_sum, col_sum, bufs["row_var"], bufs["col_var"], w, eps1, T)
 
     # ------------------------------------------------------------ state_dict
     def load_state_dict(self, state_dict):

@@ -10,7 +10,7 @@ import pytest
 import fastopt
 from fastopt import reference
 from fastopt._engine import BLOCK, TILE, TILE_STRIP
-from fastopt._multipass import factored_partials, factored_sums, factored_tiles
+from fastopt._multipass import SMALL_MATRIX, factored_partials, factored_sums, factored_tiles
 from fastopt.functional import adafactor_
 
 from cases import CASES
@@ -113,12 +113,13 @@ def test_wide_tiles_bitwise(rng, parallel):
 def test_tiled_partials_match_numpy(rng):
     """The partial-sum buffers themselves, after one engine step, against the
     NumPy tile order (and the combined sums against float64 NumPy sums)."""
-    shapes = [WIDE, (300, 1000), (150, 100, 3, 3)]
+    shapes = [WIDE, (300, 1000), (2, 257, 40)]
     params = make(shapes, np.float32, rng)
     g = grads_for(shapes, np.float32, rng)
     opt = fastopt.Adafactor(params, n_threads=2)
     opt.step(g)
     (m,) = opt._meta.values()
+    assert not any(m.small)
     for k, j in enumerate(m.fj):
         rowpart, colpart = factored_partials(g[j])
         np.testing.assert_array_equal(m.rowpart[k], rowpart)
@@ -129,19 +130,77 @@ def test_tiled_partials_match_numpy(rng):
         np.testing.assert_allclose(cols.reshape(x.shape[:-2] + x.shape[-1:]), x.sum(axis=-2), rtol=1e-13)
 
 
+#: Tensors of small matrices, whose statistics the tiled pass finishes itself
+#: (R, C <= SMALL_MATRIX: conv filters, 1 x 1 filters over several tiles, rows of
+#: 8 or more columns and of 8 or more rows, 256 x 256), next to the limit
+#: (257 rows; 257 x 5 also walks narrow rows in passes 1 and 2), and matrices
+#: of narrow rows that are not small (300 x 63).
+SMALL = [(40, 3, 3), (TILE + 5, 1, 1), (6, 7, 7), (1, 7, 9), (4, 17, 1), (2, 3, 70), (64, 64), (2, 256, 256),
+         (2, 257, 5), (300, 63), (5, 1, 1)]
+
+
+def test_small_matrix_geometry():
+    opt = fastopt.Adafactor(make(SMALL, np.float32, np.random.default_rng(0)))
+    opt.step(grads_for(SMALL, np.float32, np.random.default_rng(1)))
+    (m,) = opt._meta.values()
+    assert m.small == [max(s[-2:]) <= SMALL_MATRIX for s in SMALL] and SMALL_MATRIX == 256
+    assert m.small.count(False) == 2
+    for k, small in enumerate(m.small):
+        assert (m.rowpart[k].size == 0) == small
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=lambda d: np.dtype(d).name)
+@pytest.mark.parametrize("n_threads", [1, 2])
+def test_small_matrices_bitwise(dtype, n_threads, isa, parallel, rng):
+    """Statistics finished in the tiled pass and the narrow-row passes 1 and 2,
+    bit for bit against the reference, through both forms of the lerp (w >= 0.5
+    in the first steps), with weight decay and maximize."""
+    params = make(SMALL, dtype, rng)
+    ref_params = [p.copy() for p in params]
+    opt = fastopt.Adafactor(params, lr=0.05, weight_decay=0.1, maximize=True, n_threads=n_threads)
+    ref = reference.Adafactor(ref_params, lr=0.05, weight_decay=0.1, maximize=True)
+    for _ in range(5):
+        g = grads_for(SMALL, dtype, rng)
+        opt.step(g)
+        ref.step(g)
+    assert_same(opt, params, ref, ref_params)
+
+
+def test_small_matrices_nan_and_tiny_statistics(rng):
+    """A NaN grad spreads to its own matrix's statistics as in NumPy (den keeps
+    the NaN, as np.maximum), and all-zero grads give den = eps1."""
+    shapes = [(30, 3, 3), (9, 1, 1)]
+    params = make(shapes, np.float32, rng)
+    ref_params = [p.copy() for p in params]
+    opt = fastopt.Adafactor(params, lr=0.05)
+    ref = reference.Adafactor(ref_params, lr=0.05)
+    for k in range(3):
+        g = grads_for(shapes, np.float32, rng)
+        g[0][4] = 0.0
+        if k == 1:
+            g[0][7, 1, 2] = np.nan
+            g[1][3] = np.nan
+        with np.errstate(invalid="ignore"):
+            opt.step(g)
+            ref.step(g)
+    assert np.isnan(params[0][7]).all() and not np.isnan(params[0][6]).any()
+    assert_same(opt, params, ref, ref_params)
+
+
 @pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=lambda d: np.dtype(d).name)
 def test_transformed_grads_take_the_numpy_tile_order(dtype, rng):
     """With tools that transform the grads, the statistics are computed in NumPy
     in the kernel's tile order: a clip that clips nothing changes no bit, and a
     real clip equals clipping the grads first."""
-    params = make(TILED, dtype, rng)
+    shapes = TILED + SMALL[:3]
+    params = make(shapes, dtype, rng)
     pa, pb, pc, pd = ([p.copy() for p in params] for _ in range(4))
     a = fastopt.Adafactor(pa, lr=0.05, n_threads=2, clip_value=1e30)
     b = fastopt.Adafactor(pb, lr=0.05, n_threads=2)
     c = fastopt.Adafactor(pc, lr=0.05, n_threads=2, clip_value=0.3)
     d = fastopt.Adafactor(pd, lr=0.05, n_threads=2)
     for _ in range(3):
-        g = grads_for(TILED, dtype, rng)
+        g = grads_for(shapes, dtype, rng)
         a.step(g)
         b.step(g)
         c.step(g)
@@ -153,7 +212,7 @@ def test_transformed_grads_take_the_numpy_tile_order(dtype, rng):
 
 
 def test_result_independent_of_threads_and_isa(rng):
-    shapes = [(130, 129), (3, 70, 250), (40000,)]
+    shapes = [(130, 129), (3, 70, 250), (40000,), (300, 3, 3), (20000, 1, 1)]
     start = make(shapes, np.float32, rng)
     grads = [grads_for(shapes, np.float32, rng) for _ in range(4)]
     results = []

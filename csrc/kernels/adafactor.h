@@ -181,6 +181,138 @@ FO_INLINE void FO_FN(adafactor_row_u2)(double *FO_RESTRICT lane, const int64_t a
     }
 }
 
+/* Rows narrower than this (a conv filter's 3 x 3, 1 x 1) are walked through
+ * per-element buffers of their statistics in passes 1 and 2, not row piece by
+ * row piece: a piece of 1-3 elements costs more in loop overhead than in work. */
+#define FO_AF_NARROW 64
+#define FO_AF_BUF 256
+
+/* Fills rr/cc/dd[0..m) with the row, column and den statistics of the next m
+ * elements from position *q on, and advances *q past them. */
+FO_INLINE void FO_FN(adafactor_fill)(T *FO_RESTRICT rr, T *FO_RESTRICT cc, T *FO_RESTRICT dd, const int64_t m,
+                                     FO_FN(adafactor_pos) *q, const T *FO_RESTRICT rowv, const T *FO_RESTRICT colv,
+                                     const T *FO_RESTRICT denv, const int64_t R, const int64_t C)
+{
+    int64_t b = q->b, r = q->r, c = q->c;
+    for (int64_t i = 0; i < m;) {
+        int64_t len = C - c;
+        if (len > m - i) len = m - i;
+        const T rv = rowv[b * R + r], dv = denv[b];
+        const T *FO_RESTRICT cp = colv + b * C + c;
+        for (int64_t t = 0; t < len; t++) {
+            rr[i + t] = rv;
+            cc[i + t] = cp[t];
+            dd[i + t] = dv;
+        }
+        i += len;
+        c += len;
+        if (c == C) {
+            c = 0;
+            if (++r == R) {
+                r = 0;
+                b++;
+            }
+        }
+    }
+    q->b = b;
+    q->r = r;
+    q->c = c;
+}
+
+/* The statistics of in-span elements [k, k + m) (m <= FO_AF_BUF): pointers into the
+ * statistics themselves for 1 x 1 matrices (one row, column and den per element),
+ * else the buffers, filled. */
+#define FO_AF_STATS(k, m)                                                                 \
+    do {                                                                                  \
+        if (R == 1 && C == 1) {                                                           \
+            rp = rowv + sp->offset + (k);                                                 \
+            cq = colv + sp->offset + (k);                                                 \
+            dp = denv + sp->offset + (k);                                             \
+        } else {                                                                          \
+            FO_FN(adafactor_fill)(rr, cc, dd, (m), &q, rowv, colv, denv, R, C);           \
+            rp = rr;                                                                      \
+            cq = cc;                                                                      \
+            dp = dd;                                                                      \
+        }                                                                                 \
+    } while (0)
+
+/* pass 1, kind 1, rows narrower than FO_AF_NARROW: the same sum as adafactor_fac_reduce. */
+FO_INLINE double FO_FN(adafactor_narrow_reduce)(const fo_hyper *h, char *const *ptr, const fo_span *sp,
+                                                const int64_t R, const int64_t C)
+{
+    const int64_t n = sp->n;
+    const T *FO_RESTRICT g = (const T *)ptr[1];
+    const T *FO_RESTRICT rowv = (const T *)ptr[2];
+    const T *FO_RESTRICT colv = (const T *)ptr[3];
+    const T *FO_RESTRICT denv = (const T *)ptr[4];
+    const T sign = (T)h->s[0], e = (T)h->s[3];
+    T rr[FO_AF_BUF], cc[FO_AF_BUF], dd[FO_AF_BUF];
+    double sq[FO_AF_BUF], l[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+    const T *FO_RESTRICT rp;
+    const T *FO_RESTRICT cq;
+    const T *FO_RESTRICT dp;
+    const int64_t nb = n - n % 8;
+    FO_FN(adafactor_pos) q = FO_FN(adafactor_locate)(sp->offset, R, C);
+    for (int64_t k = 0; k < nb;) {
+        const int64_t m = nb - k < FO_AF_BUF ? nb - k : FO_AF_BUF;
+        FO_AF_STATS(k, m);
+        const T *FO_RESTRICT gp = g + k;
+        for (int64_t i = 0; i < m; i++) {
+            const T V = (rp[i] * cq[i]) / dp[i];
+            const double du = (double)FO_AF_U(V, e, sign * gp[i]);
+            sq[i] = du * du;
+        }
+        for (int64_t i = 0; i < m; i += 8)
+            for (int j = 0; j < 8; j++) l[j] += sq[i + j];
+        k += m;
+    }
+    double s = FO_LANES8_SUM(l);
+    for (int64_t k = nb; k < n; k++) {
+        const FO_FN(adafactor_pos) t = FO_FN(adafactor_locate)(sp->offset + k, R, C);
+        const T V = (rowv[t.b * R + t.r] * colv[t.b * C + t.c]) / denv[t.b];
+        const double du = (double)FO_AF_U(V, e, sign * g[k]);
+        s += du * du;
+    }
+    return s;
+}
+
+/* pass 2, kind 1, rows narrower than FO_AF_NARROW. */
+FO_INLINE void FO_FN(adafactor_narrow_apply)(const fo_hyper *h, char *const *ptr, const fo_span *sp, const int wdf,
+                                             const T coef, const int64_t R, const int64_t C)
+{
+    const int64_t n = sp->n;
+    T *FO_RESTRICT p = (T *)ptr[0];
+    const T *FO_RESTRICT g = (const T *)ptr[1];
+    const T *FO_RESTRICT rowv = (const T *)ptr[2];
+    const T *FO_RESTRICT colv = (const T *)ptr[3];
+    const T *FO_RESTRICT denv = (const T *)ptr[4];
+    const T sign = (T)h->s[0], e = (T)h->s[3], dec = (T)h->s[4];
+    T rr[FO_AF_BUF], cc[FO_AF_BUF], dd[FO_AF_BUF];
+    const T *FO_RESTRICT rp;
+    const T *FO_RESTRICT cq;
+    const T *FO_RESTRICT dp;
+    FO_FN(adafactor_pos) q = FO_FN(adafactor_locate)(sp->offset, R, C);
+    for (int64_t k = 0; k < n;) {
+        const int64_t m = n - k < FO_AF_BUF ? n - k : FO_AF_BUF;
+        FO_AF_STATS(k, m);
+        T *FO_RESTRICT pp = p + k;
+        const T *FO_RESTRICT gp = g + k;
+        if (wdf) {
+            for (int64_t i = 0; i < m; i++) {
+                const T V = (rp[i] * cq[i]) / dp[i];
+                pp[i] = pp[i] * dec + FO_AF_U(V, e, sign * gp[i]) * coef;
+            }
+        } else {
+            for (int64_t i = 0; i < m; i++) {
+                const T V = (rp[i] * cq[i]) / dp[i];
+                pp[i] = pp[i] + FO_AF_U(V, e, sign * gp[i]) * coef;
+            }
+        }
+        k += m;
+    }
+}
+#undef FO_AF_STATS
+
 /* pass 1, kind 1: sum of u^2 over the span, walking it row by row. */
 FO_INLINE double FO_FN(adafactor_fac_reduce)(const fo_hyper *h, char *const *ptr, const fo_span *sp,
                                              const int64_t R, const int64_t C)
@@ -274,8 +406,177 @@ FO_INLINE void FO_FN(adafactor_fac_apply)(const fo_hyper *h, char *const *ptr, c
     }
 }
 
-/* pass 3: one tile's partial sums of g^2 along rows and along columns. */
-FO_INLINE void FO_FN(adafactor_tile_stats)(char *const *ptr, const fo_span *sp, const double *pt)
+/* Sums of x = (double)g^2 over `nr` rows of a piece `w` columns wide (row i at
+ * g + i * C): rs[i] along the row (8 lanes by in-piece index below the last
+ * multiple of 8, then the rest one by one), acc[0..w) along the columns (row by
+ * row from 0.0). */
+FO_INLINE void FO_FN(adafactor_block_sums)(const T *FO_RESTRICT g, const int64_t C, const int64_t w,
+                                           const int64_t nr, double *FO_RESTRICT rs, double *FO_RESTRICT acc)
+{
+    const int64_t nb = w - w % 8;
+    for (int64_t c = 0; c < w; c++) acc[c] = 0.0;
+    int64_t r = 0;
+    /* Rows wider than 2048: four at a time, one load and store of each column
+     * sum per four elements (the same additions in the same order as row by
+     * row); narrower ones row by row, faster there (benchmarks/column_sums.c). */
+    for (; w > 2048 && r + 4 <= nr; r += 4) {
+        const T *FO_RESTRICT g0 = g + r * C;
+        const T *FO_RESTRICT g1 = g0 + C;
+        const T *FO_RESTRICT g2 = g1 + C;
+        const T *FO_RESTRICT g3 = g2 + C;
+        double l0[8] = {0, 0, 0, 0, 0, 0, 0, 0}, l1[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+        double l2[8] = {0, 0, 0, 0, 0, 0, 0, 0}, l3[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+        for (int64_t c = 0; c < nb; c += 8)
+            for (int j = 0; j < 8; j++) {
+                const double d0 = (double)g0[c + j], x0 = d0 * d0;
+                const double d1 = (double)g1[c + j], x1 = d1 * d1;
+                const double d2 = (double)g2[c + j], x2 = d2 * d2;
+                const double d3 = (double)g3[c + j], x3 = d3 * d3;
+                l0[j] += x0;
+                l1[j] += x1;
+                l2[j] += x2;
+                l3[j] += x3;
+                acc[c + j] = (((acc[c + j] + x0) + x1) + x2) + x3;
+            }
+        double t0 = nb ? FO_LANES8_SUM(l0) : 0.0, t1 = nb ? FO_LANES8_SUM(l1) : 0.0;
+        double t2 = nb ? FO_LANES8_SUM(l2) : 0.0, t3 = nb ? FO_LANES8_SUM(l3) : 0.0;
+        for (int64_t c = nb; c < w; c++) {
+            const double d0 = (double)g0[c], x0 = d0 * d0, d1 = (double)g1[c], x1 = d1 * d1;
+            const double d2 = (double)g2[c], x2 = d2 * d2, d3 = (double)g3[c], x3 = d3 * d3;
+            t0 += x0;
+            t1 += x1;
+            t2 += x2;
+            t3 += x3;
+            acc[c] = (((acc[c] + x0) + x1) + x2) + x3;
+        }
+        rs[r] = t0;
+        rs[r + 1] = t1;
+        rs[r + 2] = t2;
+        rs[r + 3] = t3;
+    }
+    if (w < 8) { /* no lanes: a short loop per row (a conv filter's 3 x 3) */
+        for (; r < nr; r++) {
+            const T *FO_RESTRICT gr = g + r * C;
+            double t = 0.0;
+            for (int64_t c = 0; c < w; c++) {
+                const double d = (double)gr[c], x = d * d;
+                t += x;
+                acc[c] += x;
+            }
+            rs[r] = t;
+        }
+        return;
+    }
+    for (; r < nr; r++) {
+        const T *FO_RESTRICT gr = g + r * C;
+        double lane[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+        for (int64_t c = 0; c < nb; c += 8)
+            for (int j = 0; j < 8; j++) {
+                const double d = (double)gr[c + j], x = d * d;
+                lane[j] += x;
+                acc[c + j] += x;
+            }
+        double t = FO_LANES8_SUM(lane);
+        for (int64_t c = nb; c < w; c++) {
+            const double d = (double)gr[c], x = d * d;
+            t += x;
+            acc[c] += x;
+        }
+        rs[r] = t;
+    }
+}
+
+/* The largest R and C of a matrix whose statistics its tile finishes itself
+ * (per-tensor [9] set: fastopt/adafactor.py): sums for up to that many rows and
+ * columns fit in the kernel's stack buffers. */
+#define FO_AF_SMALL 256
+
+/* lerp(a[i], (T)(s[i] / div), w) in place for i < n (fastopt.adafactor.factored_den's order). */
+FO_INLINE void FO_FN(adafactor_lerp_means)(T *FO_RESTRICT a, const double *FO_RESTRICT s, const int64_t n,
+                                           const double div, const int hi, const T w, const T omw)
+{
+    if (div == 1.0) { /* s / 1.0 == s: no division (1 x 1 filters, whose means are the sums) */
+        if (hi) {
+            for (int64_t i = 0; i < n; i++) {
+                const T x = (T)s[i];
+                a[i] = x - (x - a[i]) * omw;
+            }
+        } else {
+            for (int64_t i = 0; i < n; i++) {
+                const T x = (T)s[i];
+                a[i] = a[i] + w * (x - a[i]);
+            }
+        }
+        return;
+    }
+    if (hi) {
+        for (int64_t i = 0; i < n; i++) {
+            const T x = (T)(s[i] / div);
+            a[i] = x - (x - a[i]) * omw;
+        }
+    } else {
+        for (int64_t i = 0; i < n; i++) {
+            const T x = (T)(s[i] / div);
+            a[i] = a[i] + w * (x - a[i]);
+        }
+    }
+}
+
+/* pass 3 of a tensor of whole small matrices (R, C <= FO_AF_SMALL): a tile's matrices
+ * [b0, b1) in groups whose sums fit the buffers; each group's row and column statistics
+ * and den are finished here, as fastopt.adafactor.factored_den computes them from the
+ * same sums (no partial sums written). */
+FO_INLINE void FO_FN(adafactor_tile_finish)(const fo_hyper *h, char *const *ptr, const int64_t R, const int64_t C,
+                                            const int64_t b0, const int64_t b1)
+{
+    const T *FO_RESTRICT g = (const T *)ptr[1];
+    T *FO_RESTRICT rowv = (T *)ptr[4];
+    T *FO_RESTRICT colv = (T *)ptr[5];
+    T *FO_RESTRICT denv = (T *)ptr[6];
+    const int hi = (h->flags & 4) != 0;
+    const T w = (T)h->s[1], omw = (T)h->s[2], e1 = (T)h->s[5];
+    const int64_t G = FO_AF_SMALL / (R > C ? R : C), RC = R * C;
+    double rs[FO_AF_SMALL], cs[FO_AF_SMALL], ms[FO_AF_SMALL];
+    for (int64_t b = b0; b < b1; b += G) {
+        const int64_t bn = b1 - b < G ? b1 - b : G;
+        if (RC == 1) {
+            for (int64_t i = 0; i < bn; i++) {
+                const double d = (double)g[b + i];
+                rs[i] = d * d;
+                cs[i] = d * d;
+            }
+        } else {
+            for (int64_t i = 0; i < bn; i++)
+                FO_FN(adafactor_block_sums)(g + (b + i) * RC, C, C, R, rs + i * R, cs + i * C);
+        }
+        T *FO_RESTRICT rv = rowv + b * R;
+        FO_FN(adafactor_lerp_means)(rv, rs, bn * R, (double)C, hi, w, omw);
+        FO_FN(adafactor_lerp_means)(colv + b * C, cs, bn * C, (double)R, hi, w, omw);
+        /* den = max((T)(sum_r row / R), eps1), the sum in lane order (fastopt._multipass.lane_rows) */
+        const int64_t nb = R - R % 8;
+        if (R == 1) {
+            for (int64_t i = 0; i < bn; i++) ms[i] = 0.0 + (double)rv[i];
+        } else {
+            for (int64_t i = 0; i < bn; i++) {
+                const T *FO_RESTRICT x = rv + i * R;
+                double l[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+                for (int64_t r = 0; r < nb; r += 8)
+                    for (int j = 0; j < 8; j++) l[j] += (double)x[r + j];
+                double t = nb ? FO_LANES8_SUM(l) : 0.0;
+                for (int64_t r = nb; r < R; r++) t += (double)x[r];
+                ms[i] = t;
+            }
+        }
+        for (int64_t i = 0; i < bn; i++) {
+            const T mean = R == 1 ? (T)ms[i] : (T)(ms[i] / (double)R);
+            denv[b + i] = mean < e1 ? e1 : mean; /* NaN kept, as np.maximum */
+        }
+    }
+}
+
+/* pass 3: one tile's partial sums of g^2 along rows and along columns, or, for whole
+ * small matrices, their finished statistics. */
+FO_INLINE void FO_FN(adafactor_tile_stats)(const fo_hyper *h, char *const *ptr, const fo_span *sp, const double *pt)
 {
     const int64_t R = (int64_t)pt[1], C = (int64_t)pt[2], BR = (int64_t)pt[3];
     const int64_t Ct = (int64_t)pt[4], Rt = (int64_t)pt[5], ns = (int64_t)pt[6], nrb = (int64_t)pt[7];
@@ -285,69 +586,15 @@ FO_INLINE void FO_FN(adafactor_tile_stats)(char *const *ptr, const fo_span *sp, 
     const int64_t c0 = s * Ct, r0 = rb * Rt;
     const int64_t w = C - c0 < Ct ? C - c0 : Ct, r1 = R - r0 < Rt ? R : r0 + Rt;
     const int64_t b1 = B - b0 < Bt ? B : b0 + Bt;
-    const int64_t nb = w - w % 8;
     const T *FO_RESTRICT g = (const T *)ptr[1];
+    if (pt[9] != 0.0 && R <= FO_AF_SMALL && C <= FO_AF_SMALL && ns == 1 && nrb == 1) {
+        FO_FN(adafactor_tile_finish)(h, ptr, R, C, b0, b1);
+        return;
+    }
     for (int64_t b = b0; b < b1; b++) {
-        double *FO_RESTRICT rowpart = (double *)ptr[2] + s * BR + b * R;
         /* the column sums accumulate in place: this tile's own piece of colpart */
-        double *FO_RESTRICT acc = (double *)ptr[3] + (b * nrb + rb) * C + c0;
-        for (int64_t c = 0; c < w; c++) acc[c] = 0.0;
-        int64_t r = r0;
-        /* Rows wider than 2048: four at a time, one load and store of each column
-         * sum per four elements (the same additions in the same order as row by
-         * row); narrower ones row by row, faster there (benchmarks/column_sums.c). */
-        for (; w > 2048 && r + 4 <= r1; r += 4) {
-            const T *FO_RESTRICT g0 = g + (b * R + r) * C + c0;
-            const T *FO_RESTRICT g1 = g0 + C;
-            const T *FO_RESTRICT g2 = g1 + C;
-            const T *FO_RESTRICT g3 = g2 + C;
-            double l0[8] = {0, 0, 0, 0, 0, 0, 0, 0}, l1[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-            double l2[8] = {0, 0, 0, 0, 0, 0, 0, 0}, l3[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-            for (int64_t c = 0; c < nb; c += 8)
-                for (int j = 0; j < 8; j++) {
-                    const double d0 = (double)g0[c + j], x0 = d0 * d0;
-                    const double d1 = (double)g1[c + j], x1 = d1 * d1;
-                    const double d2 = (double)g2[c + j], x2 = d2 * d2;
-                    const double d3 = (double)g3[c + j], x3 = d3 * d3;
-                    l0[j] += x0;
-                    l1[j] += x1;
-                    l2[j] += x2;
-                    l3[j] += x3;
-                    acc[c + j] = (((acc[c + j] + x0) + x1) + x2) + x3;
-                }
-            double t0 = nb ? FO_LANES8_SUM(l0) : 0.0, t1 = nb ? FO_LANES8_SUM(l1) : 0.0;
-            double t2 = nb ? FO_LANES8_SUM(l2) : 0.0, t3 = nb ? FO_LANES8_SUM(l3) : 0.0;
-            for (int64_t c = nb; c < w; c++) {
-                const double d0 = (double)g0[c], x0 = d0 * d0, d1 = (double)g1[c], x1 = d1 * d1;
-                const double d2 = (double)g2[c], x2 = d2 * d2, d3 = (double)g3[c], x3 = d3 * d3;
-                t0 += x0;
-                t1 += x1;
-                t2 += x2;
-                t3 += x3;
-                acc[c] = (((acc[c] + x0) + x1) + x2) + x3;
-            }
-            rowpart[r] = t0;
-            rowpart[r + 1] = t1;
-            rowpart[r + 2] = t2;
-            rowpart[r + 3] = t3;
-        }
-        for (; r < r1; r++) {
-            const T *FO_RESTRICT gr = g + (b * R + r) * C + c0;
-            double lane[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-            for (int64_t c = 0; c < nb; c += 8)
-                for (int j = 0; j < 8; j++) {
-                    const double d = (double)gr[c + j], x = d * d;
-                    lane[j] += x;
-                    acc[c + j] += x;
-                }
-            double t = nb ? FO_LANES8_SUM(lane) : 0.0;
-            for (int64_t c = nb; c < w; c++) {
-                const double d = (double)gr[c], x = d * d;
-                t += x;
-                acc[c] += x;
-            }
-            rowpart[r] = t;
-        }
+        FO_FN(adafactor_block_sums)(g + (b * R + r0) * C + c0, C, w, r1 - r0, (double *)ptr[2] + s * BR + b * R + r0,
+                                    (double *)ptr[3] + (b * nrb + rb) * C + c0);
     }
 }
 
@@ -355,7 +602,7 @@ void FO_FN(fo_k_adafactor)(const fo_hyper *h, char *const *ptr, const fo_span *s
 {
     const double *pt = h->per_tensor + sp->tensor * h->per_tensor_width;
     if ((h->flags & 3) == 3) {
-        FO_FN(adafactor_tile_stats)(ptr, sp, pt);
+        FO_FN(adafactor_tile_stats)(h, ptr, sp, pt);
         return;
     }
     const int fac = pt[0] != 0.0;
@@ -382,15 +629,21 @@ void FO_FN(fo_k_adafactor)(const fo_hyper *h, char *const *ptr, const fo_span *s
     case 1:
     case 5:
     case 9:
-    case 13: out[2] = fac ? FO_FN(adafactor_fac_reduce)(h, ptr, sp, R, C) : 0.0; break;
+    case 13:
+        out[2] = !fac ? 0.0
+                 : C < FO_AF_NARROW ? FO_FN(adafactor_narrow_reduce)(h, ptr, sp, R, C)
+                                    : FO_FN(adafactor_fac_reduce)(h, ptr, sp, R, C);
+        break;
     case 2:
     case 6:
-        if (fac) FO_FN(adafactor_fac_apply)(h, ptr, sp, 0, (T)pt[3], R, C);
+        if (fac && C < FO_AF_NARROW) FO_FN(adafactor_narrow_apply)(h, ptr, sp, 0, (T)pt[3], R, C);
+        else if (fac) FO_FN(adafactor_fac_apply)(h, ptr, sp, 0, (T)pt[3], R, C);
         else FO_FN(adafactor_vec_apply)(h, ptr, sp, 0, (T)pt[3]);
         break;
     case 10:
     case 14:
-        if (fac) FO_FN(adafactor_fac_apply)(h, ptr, sp, 1, (T)pt[3], R, C);
+        if (fac && C < FO_AF_NARROW) FO_FN(adafactor_narrow_apply)(h, ptr, sp, 1, (T)pt[3], R, C);
+        else if (fac) FO_FN(adafactor_fac_apply)(h, ptr, sp, 1, (T)pt[3], R, C);
         else FO_FN(adafactor_vec_apply)(h, ptr, sp, 1, (T)pt[3]);
         break;
     default: break;

@@ -16,7 +16,7 @@ same NumPy calls as fastopt.Adafactor from there).
 """
 import numpy as np
 
-from .._multipass import factored_partials, factored_sums, ref_sum_sq
+from .._multipass import factored_partials, factored_sums, lane_rows, ref_sum_sq
 from .base import ReferenceOptimizer
 
 
@@ -74,7 +74,8 @@ class Adafactor(ReferenceOptimizer):
             with np.errstate(invalid="ignore", divide="ignore"):
                 row[...] = _lerp(row, (row_sum.reshape(row.shape) / C).astype(T), w, T)
                 col[...] = _lerp(col, (col_sum.reshape(col.shape) / R).astype(T), w, T)
-                den = np.maximum((row.astype(np.float64).sum(axis=-2, keepdims=True) / R).astype(T), T(eps1))
+                mean = lane_rows(row.reshape(-1, R).astype(np.float64)) / R
+                den = np.maximum(mean.astype(T).reshape(row.shape[:-2] + (1, 1)), T(eps1))
             var = (row * col) / den
         else:
             v = state["variance"]
