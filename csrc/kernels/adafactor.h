@@ -182,27 +182,113 @@ FO_INLINE void FO_FN(adafactor_row_u2)(double *FO_RESTRICT lane, const int64_t a
 }
 
 /* Rows narrower than this (a conv filter's 3 x 3, 1 x 1) are walked through
- * per-element buffers of their statistics in passes 1 and 2, not row piece by
- * row piece: a piece of 1-3 elements costs more in loop overhead than in work. */
+ * per-element statistic buffers in passes 1 and 2, not row piece by row piece:
+ * a piece of 1-3 elements costs more in loop overhead than in work. */
 #define FO_AF_NARROW 64
 #define FO_AF_BUF 256
 
-/* Fills rr/cc/dd[0..m) with the row, column and den statistics of the next m
- * elements from position *q on, and advances *q past them. */
-FO_INLINE void FO_FN(adafactor_fill)(T *FO_RESTRICT rr, T *FO_RESTRICT cc, T *FO_RESTRICT dd, const int64_t m,
-                                     FO_FN(adafactor_pos) *q, const T *FO_RESTRICT rowv, const T *FO_RESTRICT colv,
-                                     const T *FO_RESTRICT denv, const int64_t R, const int64_t C)
+/* A span of a tensor of narrow rows, walked in blocks of at most FO_AF_BUF
+ * elements, each with its row, column and den statistics per element:
+ *  - 1 x 1 matrices: pointers into the statistics themselves (one row, column
+ *    and den per element);
+ *  - matrices of RC = R * C elements with L = lcm(RC, 8) <= FO_AF_BUF (3 x 3,
+ *    5 x 5, ...): from the first in-span index k0 that starts a matrix and is a
+ *    multiple of 8, blocks of M = a multiple of L elements gather their
+ *    statistics through index patterns fixed for the span (element i of a block
+ *    is row i / C, column (i / RC) * C + i % C and matrix i / RC of the block's
+ *    first matrix): vector gathers, no per-row loop;
+ *  - otherwise (before k0, after the last whole block, other shapes) filled row
+ *    piece by row piece.
+ * Every block length is a multiple of 8 below the span's last multiple of 8 (the
+ * 8-lane sums of pass 1 see whole lane groups). */
+typedef struct {
+    const T *rowv, *colv, *denv;
+    int64_t R, C, RC, off, M, k0, qk;
+    FO_FN(adafactor_pos) q; /* position of in-span element qk (the fill's cursor) */
+    int32_t ri[FO_AF_BUF], ci[FO_AF_BUF], di[FO_AF_BUF];
+    T rr[FO_AF_BUF], cc[FO_AF_BUF], dd[FO_AF_BUF];
+} FO_FN(adafactor_walk);
+
+FO_INLINE void FO_FN(adafactor_walk_init)(FO_FN(adafactor_walk) *wk, char *const *ptr, const fo_span *sp,
+                                          const int64_t R, const int64_t C)
 {
-    int64_t b = q->b, r = q->r, c = q->c;
+    wk->rowv = (const T *)ptr[2];
+    wk->colv = (const T *)ptr[3];
+    wk->denv = (const T *)ptr[4];
+    wk->R = R;
+    wk->C = C;
+    wk->RC = R * C;
+    wk->off = sp->offset;
+    wk->M = 0;
+    wk->k0 = 0;
+    wk->qk = 0;
+    wk->q = FO_FN(adafactor_locate)(sp->offset, R, C);
+    const int64_t RC = wk->RC;
+    int64_t L = RC;
+    while (L % 8 && L <= FO_AF_BUF) L += RC;
+    if (RC == 1 || L > FO_AF_BUF) return;
+    int64_t k0 = 0;
+    while (k0 < L && (sp->offset + k0) % RC) k0 += 8;
+    if (k0 >= L) return; /* (span offsets are multiples of 8: not reached) */
+    wk->k0 = k0;
+    wk->M = FO_AF_BUF / L * L;
+    for (int64_t i = 0; i < wk->M; i++) {
+        const int64_t b = i / RC, j = i - b * RC;
+        wk->ri[i] = (int32_t)(b * R + j / C);
+        wk->ci[i] = (int32_t)(b * C + j % C);
+        wk->di[i] = (int32_t)b;
+    }
+}
+
+/* The statistics of in-span elements [k, k + m) for the next block from k (blocks are
+ * taken in order), m <= lim, returned; *rp, *cq, *dp point at them. */
+FO_INLINE int64_t FO_FN(adafactor_walk_next)(FO_FN(adafactor_walk) *wk, const int64_t k, const int64_t lim,
+                                             const T **rp, const T **cq, const T **dp)
+{
+    int64_t m = lim < FO_AF_BUF ? lim : FO_AF_BUF;
+    if (wk->RC == 1) {
+        *rp = wk->rowv + wk->off + k;
+        *cq = wk->colv + wk->off + k;
+        *dp = wk->denv + wk->off + k;
+        return m;
+    }
+    if (wk->M && k >= wk->k0 && lim >= wk->M) {
+        const int64_t M = wk->M, b = (wk->off + k) / wk->RC;
+        const T *FO_RESTRICT rb = wk->rowv + b * wk->R;
+        const T *FO_RESTRICT cb = wk->colv + b * wk->C;
+        const T *FO_RESTRICT db = wk->denv + b;
+        T *FO_RESTRICT rr = wk->rr;
+        T *FO_RESTRICT cc = wk->cc;
+        T *FO_RESTRICT dd = wk->dd;
+        const int32_t *FO_RESTRICT ri = wk->ri;
+        const int32_t *FO_RESTRICT ci = wk->ci;
+        const int32_t *FO_RESTRICT di = wk->di;
+        for (int64_t i = 0; i < M; i++) {
+            rr[i] = rb[ri[i]];
+            cc[i] = cb[ci[i]];
+            dd[i] = db[di[i]];
+        }
+        *rp = wk->rr;
+        *cq = wk->cc;
+        *dp = wk->dd;
+        return M;
+    }
+    if (wk->M && k < wk->k0 && m > wk->k0 - k) m = wk->k0 - k;
+    if (wk->qk != k) {
+        wk->q = FO_FN(adafactor_locate)(wk->off + k, wk->R, wk->C);
+        wk->qk = k;
+    }
+    const int64_t R = wk->R, C = wk->C;
+    int64_t b = wk->q.b, r = wk->q.r, c = wk->q.c;
     for (int64_t i = 0; i < m;) {
         int64_t len = C - c;
         if (len > m - i) len = m - i;
-        const T rv = rowv[b * R + r], dv = denv[b];
-        const T *FO_RESTRICT cp = colv + b * C + c;
+        const T rv = wk->rowv[b * R + r], dv = wk->denv[b];
+        const T *FO_RESTRICT cp = wk->colv + b * C + c;
         for (int64_t t = 0; t < len; t++) {
-            rr[i + t] = rv;
-            cc[i + t] = cp[t];
-            dd[i + t] = dv;
+            wk->rr[i + t] = rv;
+            wk->cc[i + t] = cp[t];
+            wk->dd[i + t] = dv;
         }
         i += len;
         c += len;
@@ -214,27 +300,15 @@ FO_INLINE void FO_FN(adafactor_fill)(T *FO_RESTRICT rr, T *FO_RESTRICT cc, T *FO
             }
         }
     }
-    q->b = b;
-    q->r = r;
-    q->c = c;
+    wk->q.b = b;
+    wk->q.r = r;
+    wk->q.c = c;
+    wk->qk = k + m;
+    *rp = wk->rr;
+    *cq = wk->cc;
+    *dp = wk->dd;
+    return m;
 }
-
-/* The statistics of in-span elements [k, k + m) (m <= FO_AF_BUF): pointers into the
- * statistics themselves for 1 x 1 matrices (one row, column and den per element),
- * else the buffers, filled. */
-#define FO_AF_STATS(k, m)                                                                 \
-    do {                                                                                  \
-        if (R == 1 && C == 1) {                                                           \
-            rp = rowv + sp->offset + (k);                                                 \
-            cq = colv + sp->offset + (k);                                                 \
-            dp = denv + sp->offset + (k);                                             \
-        } else {                                                                          \
-            FO_FN(adafactor_fill)(rr, cc, dd, (m), &q, rowv, colv, denv, R, C);           \
-            rp = rr;                                                                      \
-            cq = cc;                                                                      \
-            dp = dd;                                                                      \
-        }                                                                                 \
-    } while (0)
 
 /* pass 1, kind 1, rows narrower than FO_AF_NARROW: the same sum as adafactor_fac_reduce. */
 FO_INLINE double FO_FN(adafactor_narrow_reduce)(const fo_hyper *h, char *const *ptr, const fo_span *sp,
@@ -242,20 +316,17 @@ FO_INLINE double FO_FN(adafactor_narrow_reduce)(const fo_hyper *h, char *const *
 {
     const int64_t n = sp->n;
     const T *FO_RESTRICT g = (const T *)ptr[1];
-    const T *FO_RESTRICT rowv = (const T *)ptr[2];
-    const T *FO_RESTRICT colv = (const T *)ptr[3];
-    const T *FO_RESTRICT denv = (const T *)ptr[4];
     const T sign = (T)h->s[0], e = (T)h->s[3];
-    T rr[FO_AF_BUF], cc[FO_AF_BUF], dd[FO_AF_BUF];
+    FO_FN(adafactor_walk) wk;
+    FO_FN(adafactor_walk_init)(&wk, ptr, sp, R, C);
     double sq[FO_AF_BUF], l[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-    const T *FO_RESTRICT rp;
-    const T *FO_RESTRICT cq;
-    const T *FO_RESTRICT dp;
     const int64_t nb = n - n % 8;
-    FO_FN(adafactor_pos) q = FO_FN(adafactor_locate)(sp->offset, R, C);
     for (int64_t k = 0; k < nb;) {
-        const int64_t m = nb - k < FO_AF_BUF ? nb - k : FO_AF_BUF;
-        FO_AF_STATS(k, m);
+        const T *rp0, *cq0, *dp0;
+        const int64_t m = FO_FN(adafactor_walk_next)(&wk, k, nb - k, &rp0, &cq0, &dp0);
+        const T *FO_RESTRICT rp = rp0;
+        const T *FO_RESTRICT cq = cq0;
+        const T *FO_RESTRICT dp = dp0;
         const T *FO_RESTRICT gp = g + k;
         for (int64_t i = 0; i < m; i++) {
             const T V = (rp[i] * cq[i]) / dp[i];
@@ -267,6 +338,7 @@ FO_INLINE double FO_FN(adafactor_narrow_reduce)(const fo_hyper *h, char *const *
         k += m;
     }
     double s = FO_LANES8_SUM(l);
+    const T *FO_RESTRICT rowv = wk.rowv, *FO_RESTRICT colv = wk.colv, *FO_RESTRICT denv = wk.denv;
     for (int64_t k = nb; k < n; k++) {
         const FO_FN(adafactor_pos) t = FO_FN(adafactor_locate)(sp->offset + k, R, C);
         const T V = (rowv[t.b * R + t.r] * colv[t.b * C + t.c]) / denv[t.b];
@@ -283,18 +355,15 @@ FO_INLINE void FO_FN(adafactor_narrow_apply)(const fo_hyper *h, char *const *ptr
     const int64_t n = sp->n;
     T *FO_RESTRICT p = (T *)ptr[0];
     const T *FO_RESTRICT g = (const T *)ptr[1];
-    const T *FO_RESTRICT rowv = (const T *)ptr[2];
-    const T *FO_RESTRICT colv = (const T *)ptr[3];
-    const T *FO_RESTRICT denv = (const T *)ptr[4];
     const T sign = (T)h->s[0], e = (T)h->s[3], dec = (T)h->s[4];
-    T rr[FO_AF_BUF], cc[FO_AF_BUF], dd[FO_AF_BUF];
-    const T *FO_RESTRICT rp;
-    const T *FO_RESTRICT cq;
-    const T *FO_RESTRICT dp;
-    FO_FN(adafactor_pos) q = FO_FN(adafactor_locate)(sp->offset, R, C);
+    FO_FN(adafactor_walk) wk;
+    FO_FN(adafactor_walk_init)(&wk, ptr, sp, R, C);
     for (int64_t k = 0; k < n;) {
-        const int64_t m = n - k < FO_AF_BUF ? n - k : FO_AF_BUF;
-        FO_AF_STATS(k, m);
+        const T *rp0, *cq0, *dp0;
+        const int64_t m = FO_FN(adafactor_walk_next)(&wk, k, n - k, &rp0, &cq0, &dp0);
+        const T *FO_RESTRICT rp = rp0;
+        const T *FO_RESTRICT cq = cq0;
+        const T *FO_RESTRICT dp = dp0;
         T *FO_RESTRICT pp = p + k;
         const T *FO_RESTRICT gp = g + k;
         if (wdf) {
@@ -311,7 +380,6 @@ FO_INLINE void FO_FN(adafactor_narrow_apply)(const fo_hyper *h, char *const *ptr
         k += m;
     }
 }
-#undef FO_AF_STATS
 
 /* pass 1, kind 1: sum of u^2 over the span, walking it row by row. */
 FO_INLINE double FO_FN(adafactor_fac_reduce)(const fo_hyper *h, char *const *ptr, const fo_span *sp,
@@ -490,6 +558,8 @@ FO_INLINE void FO_FN(adafactor_block_sums)(const T *FO_RESTRICT g, const int64_t
  * (per-tensor [9] set: fastopt/adafactor.py): sums for up to that many rows and
  * columns fit in the kernel's stack buffers. */
 #define FO_AF_SMALL 256
+#define FO_AF_TINY 64
+#define FO_AF_TINY_BUF 2048
 
 /* lerp(a[i], (T)(s[i] / div), w) in place for i < n (fastopt.adafactor.factored_den's order). */
 FO_INLINE void FO_FN(adafactor_lerp_means)(T *FO_RESTRICT a, const double *FO_RESTRICT s, const int64_t n,
@@ -535,8 +605,17 @@ FO_INLINE void FO_FN(adafactor_tile_finish)(const fo_hyper *h, char *const *ptr,
     T *FO_RESTRICT denv = (T *)ptr[6];
     const int hi = (h->flags & 4) != 0;
     const T w = (T)h->s[1], omw = (T)h->s[2], e1 = (T)h->s[5];
-    const int64_t G = FO_AF_SMALL / (R > C ? R : C), RC = R * C;
-    double rs[FO_AF_SMALL], cs[FO_AF_SMALL], ms[FO_AF_SMALL];
+    const int64_t RC = R * C;
+    /* tiny matrices (rows under 8 wide, at most FO_AF_TINY elements: 3 x 3, 7 x 7):
+     * the group's g^2 in a buffer, then each sum as a strided loop across the group's
+     * rows or columns (vectorised), in the same order as adafactor_block_sums */
+    const int tiny = RC > 1 && C < 8 && RC <= FO_AF_TINY;
+    int64_t G = FO_AF_SMALL / (R > C ? R : C);
+    if (tiny && G > FO_AF_TINY_BUF / RC) G = FO_AF_TINY_BUF / RC;
+    double rs[FO_AF_SMALL], cs[FO_AF_SMALL], ms[FO_AF_SMALL], sq[FO_AF_TINY_BUF];
+    int32_t cix[FO_AF_SMALL];
+    if (tiny)
+        for (int64_t j = 0; j < G * C; j++) cix[j] = (int32_t)((j / C) * RC + j % C);
     for (int64_t b = b0; b < b1; b += G) {
         const int64_t bn = b1 - b < G ? b1 - b : G;
         if (RC == 1) {
@@ -544,6 +623,21 @@ FO_INLINE void FO_FN(adafactor_tile_finish)(const fo_hyper *h, char *const *ptr,
                 const double d = (double)g[b + i];
                 rs[i] = d * d;
                 cs[i] = d * d;
+            }
+        } else if (tiny) {
+            const T *FO_RESTRICT gb = g + b * RC;
+            const int64_t nr = bn * R, nc = bn * C;
+            for (int64_t i = 0; i < bn * RC; i++) {
+                const double d = (double)gb[i];
+                sq[i] = d * d;
+            }
+            for (int64_t i = 0; i < nr; i++) rs[i] = 0.0;
+            for (int64_t c = 0; c < C; c++)
+                for (int64_t i = 0; i < nr; i++) rs[i] += sq[i * C + c];
+            for (int64_t j = 0; j < nc; j++) cs[j] = 0.0;
+            for (int64_t r = 0; r < R; r++) {
+                const double *FO_RESTRICT sr = sq + r * C;
+                for (int64_t j = 0; j < nc; j++) cs[j] += sr[cix[j]];
             }
         } else {
             for (int64_t i = 0; i < bn; i++)
@@ -554,8 +648,10 @@ FO_INLINE void FO_FN(adafactor_tile_finish)(const fo_hyper *h, char *const *ptr,
         FO_FN(adafactor_lerp_means)(colv + b * C, cs, bn * C, (double)R, hi, w, omw);
         /* den = max((T)(sum_r row / R), eps1), the sum in lane order (fastopt._multipass.lane_rows) */
         const int64_t nb = R - R % 8;
-        if (R == 1) {
-            for (int64_t i = 0; i < bn; i++) ms[i] = 0.0 + (double)rv[i];
+        if (R < 8) { /* no lanes: from 0.0 row by row, a strided loop across the group */
+            for (int64_t i = 0; i < bn; i++) ms[i] = 0.0;
+            for (int64_t r = 0; r < R; r++)
+                for (int64_t i = 0; i < bn; i++) ms[i] += (double)rv[i * R + r];
         } else {
             for (int64_t i = 0; i < bn; i++) {
                 const T *FO_RESTRICT x = rv + i * R;
