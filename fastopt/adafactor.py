@@ -97,15 +97,17 @@ class Adafactor(InputStash, Optimizer):
     tiled pass over the factored params' grads writing partial sums of
     :math:`g^2` along rows and columns (tiles of whole rows up to 16384
     columns, so both sums come from one read of the grad); the O(R + C)
-    statistics from those sums in NumPy; a fused pass reducing
+    statistics from those sums in NumPy, or, for matrices of at most 256 rows
+    and columns (conv filters), by the tiled pass itself; a fused pass reducing
     :math:`\|U\|^2` of the factored params; a fused apply pass (decay,
     :math:`U` recomputed, update). Sums and norms are accumulated in double
     in a fixed order (torch uses the param dtype): results depend on neither
     the thread count nor the instruction set. Memory traffic per element: 8
     elements for 0-d/1-d params (32 bytes in float32), 6 for factored params
     (24 bytes in float32) plus the tiles' partial sums (1/64 of a double per
-    element or less for matrices of 64 rows or more; for small ones, such as
-    a conv filter's 3 x 3, about the size of the statistics themselves). The
+    element or less for matrices of 64 rows or more; none for small ones) and
+    the statistics (read by passes 1 and 2; for a conv filter's 3 x 3 and 1 x 1
+    as large as 6/9 and 2 times the param). The
     statistics pass is not affected by ``flush_denormals``. State per param:
     ``step``, and ``row_var``/``col_var`` or ``variance``.
 

@@ -21,9 +21,10 @@
  *   pass 0 (flags&3 == 0, reduces): out[0] = sum p^2 (every tensor); kind 0: v updated,
  *          out[1] = sum u^2; kind 1: out[1] = 0.
  *   pass 3 (flags&3 == 3, a tiled plan of the kind-1 tensors, see below): partial sums of
- *          g^2 per tile, along rows and along columns.
- *   between (Python/NumPy, fastopt/adafactor.py): the partial sums combined, row/col/den
- *          (O(B*(R+C)) work).
+ *          g^2 per tile, along rows and along columns; for matrices of at most FO_AF_SMALL
+ *          rows and columns, row/col/den finished in the tile instead.
+ *   between (Python/NumPy, fastopt/adafactor.py): the partial sums of the other tensors
+ *          combined, row/col/den (O(B*(R+C)) work).
  *   pass 1 (flags&3 == 1, reduces; skipped when no tensor is factored): kind 1:
  *          out[2] = sum u^2 (u from row, col, den); kind 0: out[2] = 0.
  *   between (Python, double): coef per tensor.
@@ -32,7 +33,8 @@
  * (element k to lane k % 8 for k < n - n % 8, lanes combined as
  * ((l0+l1)+(l2+l3))+((l4+l5)+(l6+l7)), then the tail one by one): identical on every
  * ISA, reproduced by fastopt._multipass.ref_sum_sq. Kind-1 spans are walked row by row
- * (one integer division per span, none per element).
+ * (one integer division per span, none per element); rows narrower than FO_AF_NARROW
+ * through per-element statistic buffers (see adafactor_walk).
  *
  * Slots (2..4 are Fixed: per-tensor arrays indexed here, not advanced to the span):
  *   0 p (rw), 1 g (r), 2 A: kind 0 variance (rw, advanced here) / kind 1 row_var (B*R),
@@ -45,8 +47,9 @@
  *   kind 0: pass 0 reads p g v, writes v; pass 2 reads p g v, writes p: 8·sizeof(T), 32 B in float32.
  *   kind 1: pass 0 reads p; pass 3 reads g; pass 1 reads g; pass 2 reads p g, writes p:
  *   6·sizeof(T), 24 B in float32, + the tiles' partial sums written and read back (1/64
- *   double per element or less for R >= 64; B*(R+C) doubles, the statistics' size, for small
- *   matrices) and the O(B*(R+C)) statistics.
+ *   double per element or less for R >= 64; none for small matrices) and the O(B*(R+C))
+ *   statistics (small matrices: row/col read and written in pass 3, den written; row, col,
+ *   den read in passes 1 and 2: for a 3 x 3 filter 6/9 + 1/9 of an element each).
  *
  * Pass 3, the tiled statistics. A tensor of shape (B, R, C) is cut into tiles of at most
  * Rt rows by Ct columns of Bt matrices (Ct <= FO_TILE_STRIP, Rt >= 64, Bt * R * C <= FO_TILE;
@@ -61,9 +64,14 @@
  * Each partial is written by exactly one tile, so the sums do not depend on the threads or
  * the ISA; fastopt._multipass.factored_partials reproduces them in NumPy and
  * factored_sums combines them (the same NumPy calls for both).
+ * Small matrices (per tensor [9] set: R, C <= FO_AF_SMALL, so ns = nrb = 1 and a tile holds
+ * whole matrices) write no partials: the tile computes the same sums, then row/col/den as
+ * fastopt.adafactor.factored_den does from them (mean = (T)(sum / C), torch's lerp in T,
+ * den = max((T)(lane-order sum of (double)row / R), eps1)).
  * Slots (all unadvanced): 0 p (unused), 1 g (r), 2 rowpart (float64, ns*B*R), 3 colpart
- * (float64, B*nrb*C). Per tensor: [0] 1, [1] R, [2] C, [3] B*R, [4] Ct, [5] Rt, [6] ns, [7] nrb,
- * [8] Bt.
+ * (float64, B*nrb*C), 4 row_var, 5 col_var, 6 den (small matrices). Scalars as above, s[5]
+ * eps1; flag bit2 as above. Per tensor: [0] 1, [1] R, [2] C, [3] B*R, [4] Ct, [5] Rt, [6] ns,
+ * [7] nrb, [8] Bt, [9] small.
  */
 #ifndef FO_LANES8_SUM
 #define FO_LANES8_SUM(a) ((((a)[0] + (a)[1]) + ((a)[2] + (a)[3])) + (((a)[4] + (a)[5]) + ((a)[6] + (a)[7])))
