@@ -206,12 +206,12 @@ def test_sam_two_dim_hand_computed(adaptive):
 
 def _sam_numpy(params, grads_fn, base_ref, rho, adaptive, T):
     """NumPy SAM replica in the kernels' order (global norm over spans in plan order)."""
-    from fastopt._multipass import BLOCK, combine, lanes8
+    from fastopt._multipass import BLOCK, combine, lane_sum
     grads = grads_fn(params)
     vals = []
     for p, g in zip(params, grads):
         x = (np.abs(p) * g if adaptive else g).reshape(-1).astype(np.float64)
-        vals += [lanes8(x[o:o + BLOCK] * x[o:o + BLOCK]) for o in range(0, x.size, BLOCK)]
+        vals += [lane_sum(x[o:o + BLOCK] * x[o:o + BLOCK], 32) for o in range(0, x.size, BLOCK)]
     total = float(combine(np.array(vals), [0])[0]) if vals else 0.0
     scale = T(rho / (np.sqrt(total) + 1e-12))
     old = [p.copy() for p in params]

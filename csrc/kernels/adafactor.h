@@ -29,10 +29,11 @@
  *          out[2] = sum u^2 (u from row, col, den); kind 0: out[2] = 0.
  *   between (Python, double): coef per tensor.
  *   pass 2 (flags&3 == 2, applies): decay, u recomputed (from v or from row/col/den), p += u * coef.
- * u is never stored. Sums are in double with 8 lane accumulators by in-span index
+ * u is never stored. Sums of u^2 are in double with 8 lane accumulators by in-span index
  * (element k to lane k % 8 for k < n - n % 8, lanes combined as
- * ((l0+l1)+(l2+l3))+((l4+l5)+(l6+l7)), then the tail one by one): identical on every
- * ISA, reproduced by fastopt._multipass.ref_sum_sq. Kind-1 spans are walked row by row
+ * ((l0+l1)+(l2+l3))+((l4+l5)+(l6+l7)), then the tail one by one), sums of p^2 with 32
+ * (kernels/common.h): identical on every ISA, reproduced by fastopt._multipass.ref_sum_sq
+ * (lanes 8 and 32). Kind-1 spans are walked row by row
  * (one integer division per span, none per element); rows narrower than FO_AF_NARROW
  * through per-element statistic buffers (see adafactor_walk).
  *
@@ -80,7 +81,19 @@
 /* u = (1 / sqrt(max(V, e))) * g, NaN in V propagated. */
 #define FO_AF_U(V, e, gs) (((T)1 / FO_T_SQRT(((V) < (e)) ? (e) : (V))) * (gs))
 
-/* pass 0: out[0] = sum p^2; kind 0 also updates v and sums u^2. */
+/* One element of pass 0, kind 0: v updated, u^2 returned. */
+#define FO_AF_VEC(i, du2)                                       \
+    do {                                                        \
+        const T gs = sign * g[i];                               \
+        const T x = gs * gs, a = v[i];                          \
+        const T vi = hi ? x - (x - a) * omw : a + w * (x - a);  \
+        v[i] = vi;                                              \
+        const double du = (double)FO_AF_U(vi, e, gs);           \
+        (du2) = du * du;                                        \
+    } while (0)
+
+/* pass 0: out[0] = sum p^2 (32 lanes, kernels/common.h: one array read, 8 lanes
+ * waited on the adder's latency); kind 0 also updates v and sums u^2 (8 lanes). */
 FO_INLINE void FO_FN(adafactor_vec_reduce)(const fo_hyper *h, char *const *ptr, const fo_span *sp, const int hi,
                                             double *out)
 {
@@ -89,45 +102,50 @@ FO_INLINE void FO_FN(adafactor_vec_reduce)(const fo_hyper *h, char *const *ptr, 
     const T *FO_RESTRICT g = (const T *)ptr[1];
     T *FO_RESTRICT v = (T *)ptr[2] + sp->offset;
     const T sign = (T)h->s[0], w = (T)h->s[1], omw = (T)h->s[2], e = (T)h->s[3];
-    double ap[8] = {0, 0, 0, 0, 0, 0, 0, 0}, au[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-    const int64_t nb = n - n % 8;
-    for (int64_t i = 0; i < nb; i += 8) {
-        for (int j = 0; j < 8; j++) {
-            const T gs = sign * g[i + j];
-            const T x = gs * gs, a = v[i + j];
-            const T vi = hi ? x - (x - a) * omw : a + w * (x - a);
-            v[i + j] = vi;
-            const T u = FO_AF_U(vi, e, gs);
-            const double dp = (double)p[i + j], du = (double)u;
+    double ap[FO_LANES32] = {0}, au[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+    const int64_t nb32 = n - n % FO_LANES32, nb = n - n % 8;
+    for (int64_t i = 0; i < nb32; i += FO_LANES32) {
+        for (int j = 0; j < FO_LANES32; j++) {
+            double du2;
+            FO_AF_VEC(i + j, du2);
+            const double dp = (double)p[i + j];
             ap[j] += dp * dp;
-            au[j] += du * du;
+            au[j & 7] += du2;
         }
     }
-    double sp2 = FO_LANES8_SUM(ap), su = FO_LANES8_SUM(au);
+    for (int64_t i = nb32; i < nb; i += 8) {
+        for (int j = 0; j < 8; j++) {
+            double du2;
+            FO_AF_VEC(i + j, du2);
+            au[j] += du2;
+        }
+    }
+    double su = FO_LANES8_SUM(au);
     for (int64_t i = nb; i < n; i++) {
-        const T gs = sign * g[i];
-        const T x = gs * gs, a = v[i];
-        const T vi = hi ? x - (x - a) * omw : a + w * (x - a);
-        v[i] = vi;
-        const T u = FO_AF_U(vi, e, gs);
-        const double dp = (double)p[i], du = (double)u;
+        double du2;
+        FO_AF_VEC(i, du2);
+        su += du2;
+    }
+    double sp2 = fo_lanes32_sum(ap);
+    for (int64_t i = nb32; i < n; i++) {
+        const double dp = (double)p[i];
         sp2 += dp * dp;
-        su += du * du;
     }
     out[0] = sp2;
     out[1] = su;
 }
+#undef FO_AF_VEC
 
 FO_INLINE double FO_FN(adafactor_sum_sq)(const T *FO_RESTRICT p, const int64_t n)
 {
-    double a[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-    const int64_t nb = n - n % 8;
-    for (int64_t i = 0; i < nb; i += 8)
-        for (int j = 0; j < 8; j++) {
+    double a[FO_LANES32] = {0};
+    const int64_t nb = n - n % FO_LANES32;
+    for (int64_t i = 0; i < nb; i += FO_LANES32)
+        for (int j = 0; j < FO_LANES32; j++) {
             const double d = (double)p[i + j];
             a[j] += d * d;
         }
-    double s = FO_LANES8_SUM(a);
+    double s = fo_lanes32_sum(a);
     for (int64_t i = nb; i < n; i++) {
         const double d = (double)p[i];
         s += d * d;

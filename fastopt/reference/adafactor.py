@@ -1,5 +1,5 @@
 """Adafactor reference: torch.optim.Adafactor's single-tensor op order; the
-norms in double in the kernels' order, the row/column means of g^2 from sums in
+norms in double in the kernels' order (32 lanes for ||p||, 8 for ||u||), the row/column means of g^2 from sums in
 float64 in the kernel's tile order (fastopt._multipass.factored_partials, and the
 same NumPy calls as fastopt.Adafactor from there).
 
@@ -63,7 +63,7 @@ class Adafactor(ReferenceOptimizer):
         rho = min(lr, 1 / (t ** 0.5))
         n = p.size
         with np.errstate(invalid="ignore", divide="ignore"):
-            rms = float(np.sqrt(ref_sum_sq(p)) / np.sqrt(n))
+            rms = float(np.sqrt(ref_sum_sq(p, 32)) / np.sqrt(n))
         alpha = max(eps2, rms) * rho
         if wd != 0:
             p[...] = p * T(1.0 - lr * wd)
