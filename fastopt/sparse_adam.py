@@ -87,14 +87,12 @@ def _prepare(g, p, label):
     return np.ascontiguousarray(idx), np.ascontiguousarray(vals)
 
 
-def _alias_owner(written, owners, vals):
-    """The owner of a written buffer that `vals` overlaps, or None."""
+def _alias_owner(ws, vals):
+    """The owner of a written buffer (of the _engine.WritableSet `ws`, built
+    once per step: a lookup is a binary search) that `vals` overlaps, or None."""
     if vals.size == 0:
         return None
-    hit = _engine.find_overlap(written + [vals])
-    if hit is not None and hit[1] == len(written):
-        return owners[hit[0]]
-    return None
+    return ws.owner_of(vals)
 
 
 def _apply(rule_id, work, scalars, n_threads, ftz):
@@ -336,8 +334,9 @@ class SparseAdam(Optimizer):
                 if isinstance(b, np.ndarray):
                     written.append(b)
                     owners.append(f"state {n!r} of {labels[i]}")
+        ws = _engine.WritableSet(written, owners)
         for _, p, rows, vals in prepared:
-            owner = _alias_owner(written, owners, vals)
+            owner = _alias_owner(ws, vals)
             if owner is not None:
                 raise ValueError(f"grads: values share memory with {owner}, which the step writes")
         # ---- tools (reads and private copies only), then write
@@ -406,11 +405,12 @@ def sparse_adam_(params, grads, exp_avgs, exp_avg_sqs, *, step, lr=1e-3, beta1=0
     group = dict(lr=lr, betas=(beta1, beta2), eps=eps, maximize=maximize)
     SparseAdam._check_group(None, group, None)
     work = {}
+    ws = _engine.WritableSet(written, owners)
     for i, (p, g) in enumerate(zip(params, grads)):
         if g is None:
             continue
         rows, vals = _prepare(g, p, labels[i])
-        owner = _alias_owner(written, owners, vals)
+        owner = _alias_owner(ws, vals)
         if owner is not None:
             raise ValueError(f"grads[{i}]: values share memory with {owner}")
         if rows.shape[0]:

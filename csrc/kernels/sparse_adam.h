@@ -29,6 +29,8 @@
  * plus 8 bytes per present row for its id.
  */
 typedef int64_t FO_FN(sa_word) __attribute__((may_alias));
+#define FO_SA_AHEAD 2048  /* bytes of each stream prefetched ahead (rows of at least this: the next row) */
+#define FO_SA_PF_BYTES 512 /* bytes of a row prefetched (whole rows up to this) */
 
 FO_INLINE void FO_FN(sparse_adam_row)(const T *FO_RESTRICT g, T *FO_RESTRICT p, T *FO_RESTRICT m,
                                       T *FO_RESTRICT v, const int64_t n, const T sign, const T omb1,
@@ -61,10 +63,27 @@ void FO_FN(fo_k_sparse_adam)(const fo_hyper *h, char *const *ptr, const fo_span 
     T *vb = (T *)ptr[3] - sp->offset;
     int64_t e = sp->offset;
     const int64_t end = sp->offset + sp->n;
+    /* The present rows are scattered: the hardware prefetchers cannot follow the
+     * jumps from one row to the next, and each row of p, m, v would start with a
+     * full miss. So the first FO_SA_PF_BYTES of each of the three are requested
+     * for the row `ahead` rows on (about FO_SA_AHEAD bytes of each stream ahead),
+     * within this span's rows; longer rows are streams the hardware follows. */
+    const int64_t rb = D * (int64_t)sizeof(T);
+    const int64_t ahead = rb >= FO_SA_AHEAD ? 1 : FO_SA_AHEAD / rb;
+    const int64_t pfb = rb < FO_SA_PF_BYTES ? rb : FO_SA_PF_BYTES;
+    const int64_t last_row = (end - 1) / D;
     while (e < end) {
         const int64_t r = e / D, c = e - r * D;
         const int64_t len = (D - c) < (end - e) ? (D - c) : (end - e);
         const int64_t at = rows[r] * D + c;
+        if (r + ahead <= last_row) {
+            const int64_t pa = rows[r + ahead] * rb;
+            for (int64_t o = 0; o < pfb; o += 64) {
+                __builtin_prefetch((const char *)pb + pa + o, 1, 3);
+                __builtin_prefetch((const char *)mb + pa + o, 1, 3);
+                __builtin_prefetch((const char *)vb + pa + o, 1, 3);
+            }
+        }
         FO_FN(sparse_adam_row)(g + (e - sp->offset), pb + at, mb + at, vb + at, len, sign, omb1, omb2, eps,
                                neg_step);
         e += len;
