@@ -89,9 +89,17 @@ def test_png_without_cases_or_matplotlib(tmp_path, monkeypatch):
     assert "matplotlib is not available" in msg and not (tmp_path / "x.png").exists()
 
 
+def test_all_is_every_rule():
+    names = cli._plan(cli.build_parser().parse_args(["--all", "--quick-test"]))[0]
+    assert names == rules.names() and len(names) >= 27
+    assert cli._plan(cli.build_parser().parse_args(["--quick-test"]))[0] == list(rules.DEFAULT_QUICK)
+
+
 def test_cli_errors(capsys):
     assert cli.main(["--rule", "nope"]) == 2
     assert "unknown rule" in capsys.readouterr().err
+    assert cli.main(["--all", "--rule", "adam"]) == 2
+    assert "--all" in capsys.readouterr().err
     assert cli.main(["--workload", "nope"]) == 2
     assert cli.main(["--dtype", "float16"]) == 2
     with pytest.raises(SystemExit):

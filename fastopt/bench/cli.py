@@ -19,7 +19,8 @@ Modes:
                   ratio to plain Adam in the same run (fastopt/bench/tools.py).
 
 Filters (comma-separated lists, any mode): --rule, --dtype, --threads,
---workload. Outputs: the table on stdout, --json PATH, --png PATH.
+--workload; --all is --rule all (every rule: a row each, with its bytes per
+parameter and % of the bandwidth of its own access pattern). Outputs: the table on stdout, --json PATH, --png PATH.
 
 Extra measurements: --overhead (on by default unless --workload is given),
 --subnormals (10,000 Adam steps with tiny gradients, flush_denormals off/on;
@@ -75,6 +76,8 @@ def build_parser():
     mode.add_argument("--quick-test", action="store_true", help="tiny sizes, few repetitions (CI)")
     p.add_argument("--rule", action="append", metavar="NAMES",
                    help=f"rules to run (comma-separated; 'all'); known: {', '.join(rules_mod.names())}")
+    p.add_argument("--all", action="store_true",
+                   help="every registered rule (the same as --rule all), with the mode's dtypes and workloads")
     p.add_argument("--dtype", action="append", metavar="DTYPES", help="float32 and/or float64")
     p.add_argument("--threads", action="append", metavar="LIST", help="thread counts, e.g. 1,2 or 1-4 or max")
     p.add_argument("--workload", action="append", metavar="NAMES",
@@ -139,6 +142,10 @@ def _plan(args):
         policy = Policy(min_reps=5, max_reps=11, budget_s=0.25, numpy_min_reps=1, numpy_max_reps=3,
                         numpy_budget_s=0.1, bw_reps=3, slow_s=0.02, slow_reps=3, paired_min_reps=9)
         bw_elements = 1 << 24
+    if args.all and args.rule:
+        raise ValueError("--all: give either --all or --rule")
+    if args.all:
+        rule_names = rules_mod.names()
     if args.rule:
         names = _csv(args.rule)
         rule_names = rules_mod.names() if "all" in names else names
