@@ -1,6 +1,7 @@
 """The benchmark CLI in its tiny --quick-test mode (no timing assertions),
 the dispatcher of ``python -m fastopt``, and the benchmark registries."""
 import json
+import pathlib
 import subprocess
 import sys
 
@@ -17,6 +18,8 @@ try:
     HAVE_TORCH = True
 except Exception:  # pragma: no cover
     HAVE_TORCH = False
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
 
 try:
     import matplotlib  # noqa: F401
@@ -67,6 +70,15 @@ def test_quick_test_table_json_png(tmp_path, capsys):
         assert f"wrote {png}" in out
     else:
         assert "no PNG written" in out
+    # benchmarks/full_tables.py (the docs' tables) reads the same JSON
+    md = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "full_tables.py"), str(js)], check=True,
+                        capture_output=True, text=True).stdout
+    assert md.startswith("Command: `python -m fastopt bench --quick-test")
+    for wl in cli.QUICK_TEST_WORKLOADS:
+        assert f"### {wl} (" in md
+    assert "| rule | dtype | thr | B/param | fastopt | GB/s | % bw |" in md and "Targets:" in md
+    assert md.count("| adam | 32 |") == len({c["threads"] for c in doc["cases"] if c["rule"] == "adam"}) * \
+        len({c["workload"] for c in doc["cases"] if c["rule"] == "adam"})
 
 
 @pytest.mark.skipif(not HAVE_TORCH, reason="torch is not installed")
