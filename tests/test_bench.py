@@ -128,6 +128,10 @@ def test_workloads():
     assert workloads.get("1000x512").n_tensors == 1000 and workloads.get("1000x512").n_params == 512_000
     assert workloads.get("1x512000").n_tensors == 1
     assert workloads.get("3x7").n_params == 21
+    # --full's single sizes are issue #6's list; other 2^k are built on demand
+    singles = [n for n in workloads.WORKLOADS if n.startswith("2^")]
+    assert singles == ["2^10", "2^14", "2^18", "2^20", "2^22", "2^24", "2^26"]
+    assert workloads.get("2^25").n_params == 1 << 25 and "2^25" not in workloads.WORKLOADS
     with pytest.raises(KeyError):
         workloads.get("resnet51")
 

@@ -8,10 +8,11 @@ Modes:
                   foreach=True) when installed; 1,000 x 512 vs 1 x 512,000;
                   the fixed cost of a step (10 tensors, Python + Cython).
     --full        every registered rule x float32/float64 x every registered
-                  workload (single tensors 2^10..2^26, 1,000 x 512,
-                  1 x 512,000, ResNet-50, GPT-2 small for float32 Adam) at
-                  1..N threads, torch for-loop peer too. Over an hour and ~10 GB
-                  of memory here (2^24 and ResNet-50 alone: 21 minutes).
+                  workload (single tensors of 2^10, 2^14, 2^18, 2^20, 2^22,
+                  2^24 and 2^26 elements, 1,000 x 512, 1 x 512,000, ResNet-50,
+                  GPT-2 small for float32 Adam) at 1..N threads, torch for-loop
+                  peer too. About an hour and ~10 GB of memory here (2^24 alone:
+                  13 minutes, 2^26 over half an hour).
     --quick-test  tiny sizes and few repetitions (for the test suite).
     --tools       (with any mode) the training tools' cost on a 2^24-element
                   Adam step: clip_value, clip_global_norm, skip_nonfinite,
