@@ -118,6 +118,24 @@ def test_cli_errors(capsys):
         cli.main(["--full", "--quick-test"])
 
 
+@pytest.mark.skipif(not HAVE_TORCH, reason="torch is not installed")
+def test_compare_skips_torch_variants_a_rule_lacks():
+    """--full compares every rule: RMSprop has no fused torch kernel (the unfiltered
+    run died on it after all its cases)."""
+    r = runner.Runner(policy=runner.Policy(warmup=1, min_reps=2, max_reps=2, budget_s=0.0, grad_sets=2),
+                      torch_variants=["fused", "foreach"], numpy=False, log=lambda m: None)
+    c = r.compare(rules.get("rmsprop"), "float32", workloads.get("10x512"), workloads.get("1x5120"), 1)
+    assert set(c.impls) == {"fastopt", "torch-foreach"} and c.ratio("fastopt") > 0
+
+
+def test_rule_memory_cap_skips_the_case(capsys):
+    assert rules.get("lbfgs").max_bytes == 1 << 28 and rules.get("adam").max_bytes is None
+    rc = cli.main(["--quick-test", "--rule", "lbfgs", "--dtype", "float64", "--workload", "2^26", "--no-torch",
+                   "--no-numpy", "--no-compare", "--no-overhead", "--threads", "1"])
+    out, err = capsys.readouterr()
+    assert rc == 0 and "lbfgs float64 2^26: skipped, 512 MiB per array is over the rule's 256 MiB" in err
+
+
 def test_workloads():
     r = workloads.get("resnet50")
     assert r.n_tensors == 161 and r.n_params == 25_557_032

@@ -238,6 +238,11 @@ def main(argv=None):
                         if explicit and not wl.accepts(rule.name, dtype):
                             log(f"{wl.name} is not run with {rule.name} {dtype}; skipped")
                             continue
+                        nbytes = wl.n_params * np.dtype(dtype).itemsize
+                        if rule.max_bytes is not None and nbytes > rule.max_bytes:
+                            log(f"{rule.name} {dtype} {wl.name}: skipped, {nbytes / 2**20:,.0f} MiB per array is "
+                                f"over the rule's {rule.max_bytes / 2**20:,.0f} MiB (memory)")
+                            continue
                         for nt in threads:
                             cases.append(runner.run_case(rule, dtype, wl, nt))
         except KeyboardInterrupt:

@@ -66,6 +66,10 @@ class BenchRule:
         prime: optimizer steps run when an implementation is built, on its own
             random grads (LBFGS: fill the history so every timed step does the
             same work).
+        max_bytes: the largest workload (params x itemsize) the bench runs the
+            rule on, or None; bigger cases are skipped with a message (LBFGS's
+            history of float64 2^26 next to its torch peer's ran out of this
+            machine's 24 GB and the kernel killed the whole run).
     """
     name: str
     cls: type
@@ -82,6 +86,7 @@ class BenchRule:
     drive: str = "grads"
     wrap: object = None
     prime: int = 0
+    max_bytes: int = None
 
     # -- traffic -------------------------------------------------------------
     def pattern(self):
@@ -368,7 +373,7 @@ def _lbfgs_elements(kw):
 
 
 register(BenchRule("lbfgs", fastopt.LBFGS, dict(lr=0.1, max_iter=1, history_size=4), reads=2, writes=1,
-                   moved=_lbfgs_elements, drive="closure", prime=5, torch="LBFGS",
+                   moved=_lbfgs_elements, drive="closure", prime=5, torch="LBFGS", max_bytes=1 << 28,
                    description="LBFGS, max_iter=1, fixed step, history 4 (full): 58 flat-vector elements "
                                "(one closure call; two-loop recursion of DOT/AXPY passes); probe r2w1"))
 register(BenchRule("muon", fastopt.Muon, dict(lr=2e-2), reads=4, writes=3, moved=7, layout=_wide(64),

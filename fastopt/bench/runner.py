@@ -562,8 +562,11 @@ class Runner:
             items.append(it)
         for v in self.torch_variants if torch else ():
             if rule.torch is not None:
-                for tag, (p, g, t) in (("many", (pm, gm, tm)), ("one", (po, go, to))):
-                    it = TorchImpl(rule, p, t, threads, v)
+                try:
+                    pair = [TorchImpl(rule, p, t, threads, v) for p, g, t in ((pm, gm, tm), (po, go, to))]
+                except (RuntimeError, ValueError, TypeError):
+                    continue  # torch has no such implementation of this rule (e.g. no fused kernel), as in run_case
+                for tag, it in zip(("many", "one"), pair):
                     it.name = f"torch-{v}|{tag}"
                     items.append(it)
         # One step per turn for every item: each step of one workload follows a
