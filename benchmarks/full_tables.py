@@ -14,25 +14,18 @@ quotes these tables; this script is how they are made from the run.
 """
 import argparse
 import json
+import os
 import sys
 from collections import Counter, defaultdict
 
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+if ROOT not in sys.path:
+    sys.path.insert(0, ROOT)
+
+from fastopt.bench.report import _fmt as fmt, _fmt_time as fmt_time  # noqa: E402
+
 PEERS = ("torch-fused", "torch-foreach", "torch-forloop", "numpy")
 PEER_TITLES = ("torch fused", "torch foreach", "torch for-loop", "NumPy")
-
-
-def fmt_time(s):
-    if s is None:
-        return "-"
-    if s >= 1.0:
-        return f"{s:.2f} s"
-    if s >= 1e-3:
-        return f"{s * 1e3:.2f} ms"
-    return f"{s * 1e6:.1f} us"
-
-
-def fmt(x, spec, suffix=""):
-    return "-" if x is None else f"{x:{spec}}{suffix}"
 
 
 def peer_cell(case, peer):

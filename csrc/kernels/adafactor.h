@@ -207,6 +207,22 @@ FO_INLINE void FO_FN(adafactor_row_u2)(double *FO_RESTRICT lane, const int64_t a
     }
 }
 
+/* pass 1, kind 1: s plus u^2 of in-span elements [nb, n) one by one (the tail after the
+ * 8-lane sums), each located on its own. */
+FO_INLINE double FO_FN(adafactor_u2_tail)(double s, const fo_span *sp, const int64_t nb, const T *FO_RESTRICT g,
+                                          const T *FO_RESTRICT rowv, const T *FO_RESTRICT colv,
+                                          const T *FO_RESTRICT denv, const int64_t R, const int64_t C, const T e,
+                                          const T sign)
+{
+    for (int64_t k = nb; k < sp->n; k++) {
+        const FO_FN(adafactor_pos) t = FO_FN(adafactor_locate)(sp->offset + k, R, C);
+        const T V = (rowv[t.b * R + t.r] * colv[t.b * C + t.c]) / denv[t.b];
+        const double du = (double)FO_AF_U(V, e, sign * g[k]);
+        s += du * du;
+    }
+    return s;
+}
+
 /* Rows narrower than this (a conv filter's 3 x 3, 1 x 1) are walked through
  * per-element statistic buffers in passes 1 and 2, not row piece by row piece:
  * a piece of 1-3 elements costs more in loop overhead than in work. */
@@ -363,15 +379,8 @@ FO_INLINE double FO_FN(adafactor_narrow_reduce)(const fo_hyper *h, char *const *
             for (int j = 0; j < 8; j++) l[j] += sq[i + j];
         k += m;
     }
-    double s = FO_LANES8_SUM(l);
-    const T *FO_RESTRICT rowv = wk.rowv, *FO_RESTRICT colv = wk.colv, *FO_RESTRICT denv = wk.denv;
-    for (int64_t k = nb; k < n; k++) {
-        const FO_FN(adafactor_pos) t = FO_FN(adafactor_locate)(sp->offset + k, R, C);
-        const T V = (rowv[t.b * R + t.r] * colv[t.b * C + t.c]) / denv[t.b];
-        const double du = (double)FO_AF_U(V, e, sign * g[k]);
-        s += du * du;
-    }
-    return s;
+    const double s = FO_LANES8_SUM(l);
+    return FO_FN(adafactor_u2_tail)(s, sp, nb, g, wk.rowv, wk.colv, wk.denv, R, C, e, sign);
 }
 
 /* pass 2, kind 1, rows narrower than FO_AF_NARROW. */
@@ -436,13 +445,7 @@ FO_INLINE double FO_FN(adafactor_fac_reduce)(const fo_hyper *h, char *const *ptr
         }
     }
     double s = FO_LANES8_SUM(lane);
-    for (int64_t k = nb; k < n; k++) {
-        const FO_FN(adafactor_pos) t = FO_FN(adafactor_locate)(sp->offset + k, R, C);
-        const T V = (rowv[t.b * R + t.r] * colv[t.b * C + t.c]) / denv[t.b];
-        const double du = (double)FO_AF_U(V, e, sign * g[k]);
-        s += du * du;
-    }
-    return s;
+    return FO_FN(adafactor_u2_tail)(s, sp, nb, g, rowv, colv, denv, R, C, e, sign);
 }
 
 /* pass 2, kind 0 */
