@@ -18,11 +18,11 @@ import os
 import sys
 from collections import Counter, defaultdict
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-if ROOT not in sys.path:
-    sys.path.insert(0, ROOT)
-
-from fastopt.bench.report import _fmt as fmt, _fmt_time as fmt_time  # noqa: E402
+try:  # the installed fastopt (CI: a wheel; the checkout has no built extension) ...
+    from fastopt.bench.report import _fmt as fmt, _fmt_time as fmt_time
+except ImportError:  # ... or the checkout's in-place build
+    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    from fastopt.bench.report import _fmt as fmt, _fmt_time as fmt_time
 
 PEERS = ("torch-fused", "torch-foreach", "torch-forloop", "numpy")
 PEER_TITLES = ("torch fused", "torch foreach", "torch for-loop", "NumPy")
