@@ -32,7 +32,7 @@
  * u is never stored. Sums of u^2 are in double with 8 lane accumulators by in-span index
  * (element k to lane k % 8 for k < n - n % 8, lanes combined as
  * ((l0+l1)+(l2+l3))+((l4+l5)+(l6+l7)), then the tail one by one), sums of p^2 with 32
- * (kernels/common.h): identical on every ISA, reproduced by fastopt._multipass.ref_sum_sq
+ * (kernels/common.h; kernels/pipeline.h's pipe_sum_sq): identical on every ISA, reproduced by fastopt._multipass.ref_sum_sq
  * (lanes 8 and 32). Kind-1 spans are walked row by row
  * (one integer division per span, none per element); rows narrower than FO_AF_NARROW
  * through per-element statistic buffers (see adafactor_walk).
@@ -135,23 +135,6 @@ FO_INLINE void FO_FN(adafactor_vec_reduce)(const fo_hyper *h, char *const *ptr, 
     out[1] = su;
 }
 #undef FO_AF_VEC
-
-FO_INLINE double FO_FN(adafactor_sum_sq)(const T *FO_RESTRICT p, const int64_t n)
-{
-    double a[FO_LANES32] = {0};
-    const int64_t nb = n - n % FO_LANES32;
-    for (int64_t i = 0; i < nb; i += FO_LANES32)
-        for (int j = 0; j < FO_LANES32; j++) {
-            const double d = (double)p[i + j];
-            a[j] += d * d;
-        }
-    double s = fo_lanes32_sum(a);
-    for (int64_t i = nb; i < n; i++) {
-        const double d = (double)p[i];
-        s += d * d;
-    }
-    return s;
-}
 
 /* Where element `e` of a (B, R, C) tensor lies: batch b, row r, column c. */
 typedef struct {
@@ -736,7 +719,7 @@ void FO_FN(fo_k_adafactor)(const fo_hyper *h, char *const *ptr, const fo_span *s
     case 0:
     case 8:
         if (fac) {
-            out[0] = FO_FN(adafactor_sum_sq)((const T *)ptr[0], sp->n);
+            out[0] = FO_FN(pipe_sum_sq)((const T *)ptr[0], sp->n);
             out[1] = 0.0;
         } else {
             FO_FN(adafactor_vec_reduce)(h, ptr, sp, 0, out);
@@ -745,7 +728,7 @@ void FO_FN(fo_k_adafactor)(const fo_hyper *h, char *const *ptr, const fo_span *s
     case 4:
     case 12:
         if (fac) {
-            out[0] = FO_FN(adafactor_sum_sq)((const T *)ptr[0], sp->n);
+            out[0] = FO_FN(pipe_sum_sq)((const T *)ptr[0], sp->n);
             out[1] = 0.0;
         } else {
             FO_FN(adafactor_vec_reduce)(h, ptr, sp, 1, out);

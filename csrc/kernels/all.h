@@ -1,8 +1,10 @@
-/* kernels/all.h -- one #include per rule. The tools' element ops and the
- * fused element loop come first: rule headers with a fused form use them. */
+/* kernels/all.h -- one #include per rule. The tools' element ops, the fused
+ * element loop and the pipe's stages come first: rule headers with a fused
+ * form use them, and reducing passes share pipe_sum_sq. */
 #include "gradclip.h"
 #include "average.h"
 #include "fused.h"
+#include "pipeline.h"
 #include "sgd.h"
 #include "adam.h"
 #include "stream.h"
@@ -26,4 +28,3 @@
 #include "diag_lm.h"
 #include "noisy_sgd.h"
 #include "adafactor.h"
-#include "pipeline.h"

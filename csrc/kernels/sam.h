@@ -32,24 +32,20 @@ FO_INLINE void FO_FN(sam_reduce_loop)(char *const *ptr, const int64_t n, const i
 {
     const T *FO_RESTRICT p = (const T *)ptr[0];
     const T *FO_RESTRICT g = (const T *)ptr[1];
+    if (!adaptive) {
+        out[0] = FO_FN(pipe_sum_sq)(g, n); /* kernels/pipeline.h: the same lanes and order */
+        return;
+    }
     double acc[FO_LANES32] = {0};
     const int64_t nb = n - n % FO_LANES32;
-    if (adaptive) {
-        for (int64_t i = 0; i < nb; i += FO_LANES32)
-            for (int j = 0; j < FO_LANES32; j++) {
-                const double x = (double)(p[i + j] * g[i + j]);
-                acc[j] += x * x;
-            }
-    } else {
-        for (int64_t i = 0; i < nb; i += FO_LANES32)
-            for (int j = 0; j < FO_LANES32; j++) {
-                const double x = (double)g[i + j];
-                acc[j] += x * x;
-            }
-    }
+    for (int64_t i = 0; i < nb; i += FO_LANES32)
+        for (int j = 0; j < FO_LANES32; j++) {
+            const double x = (double)(p[i + j] * g[i + j]);
+            acc[j] += x * x;
+        }
     double s = fo_lanes32_sum(acc);
     for (int64_t i = nb; i < n; i++) {
-        const double x = (double)(adaptive ? p[i] * g[i] : g[i]);
+        const double x = (double)(p[i] * g[i]);
         s += x * x;
     }
     out[0] = s;
