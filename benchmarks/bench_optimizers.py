@@ -53,10 +53,10 @@ def test_step(benchmark, case, impl, bench_data, bench_bandwidth):
                        warmup_rounds=1)
     k, j = rule.pattern()
     nbytes = rule.bytes_per_step(dtype, wl.n_params)
-    bw = bench_bandwidth.get(k, j, dtype, threads)
+    bw = rule.ceiling_gbps(lambda pk, pj: bench_bandwidth.get(pk, pj, dtype, threads))
     info = dict(impl=impl, rule=rule_name, dtype=dtype, workload=wname, threads=threads, n_params=wl.n_params,
                 n_tensors=wl.n_tensors, bytes_per_step=nbytes, bytes_per_element=rule.bytes_per_element(dtype),
-                pattern=[k, j], bandwidth_gbps=bw)
+                pattern=[k, j], probes=rule.pattern_label(), bandwidth_gbps=bw)
     med = stat_median(benchmark)
     if med:
         info.update(gbps=nbytes / med / 1e9, pct_bandwidth=100.0 * nbytes / med / 1e9 / bw)

@@ -13,8 +13,10 @@ Test ids spell ``2^k`` as ``pow2_k`` (``-k`` cannot take ``^``). Benchmark group
 and torch.optim (foreach=False / foreach=True / fused=True, when torch is
 importable) side by side. Each benchmark stores in ``benchmark.extra_info``:
 ``bytes_per_step``, ``bytes_per_element``, ``pattern`` (k reads, j writes),
+``probes`` (what the ceiling is: the (k, j) pattern, or the rule's passes),
 ``gbps`` (bytes / median), ``bandwidth_gbps`` (the in-place (k, j) kernel at
-the same thread count, measured once per session) and ``pct_bandwidth``.
+the same thread count, measured once per session, or the ceiling from the
+probes of the rule's passes: ``BenchRule.ceiling_gbps``) and ``pct_bandwidth``.
 """
 import os
 import sys

@@ -301,3 +301,97 @@ def test_interrupted_run_reports_the_finished_cases(tmp_path, capsys, monkeypatc
     doc = json.loads(js.read_text())
     assert doc["interrupted"] is True and len(doc["cases"]) == 1 and doc["comparisons"] == []
     assert doc["overhead"] == [] and doc["subnormals"] == [] and doc["tools"] == []
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("k", [1, 2, 3, 6])
+def test_read_only_probe_sums_and_writes_nothing(dtype, k):
+    """stream_inplace with j = 0 (the read-only pass a norm or dot product
+    makes): each span's out[0] is the sum of its k arrays, every array is left
+    as it was; an odd size leaves a tail after the chunks of 32. k = j = 1 is
+    LBFGS's SCALE pattern: x0 = 1 * x0 in place."""
+    n = (1 << 17) + 37
+    rng = np.random.default_rng(k)
+    xs = [rng.integers(-8, 8, n).astype(dtype) for _ in range(k)]   # small integers: every sum exact
+    before = [x.copy() for x in xs]
+    plan = fastopt._engine.Plan([[x] for x in xs], ["probe"])
+    out = np.full(plan.n_spans * fastopt._engine.OUT_WIDTH, np.nan)
+    plan.run(fastopt._engine.RULES["stream_inplace"], [1.0 / k], k, 2, out=out)
+    spans = plan.spans()
+    total = sum(x.astype(np.float64) for x in xs)
+    for s, (_, off, m) in enumerate(spans):
+        assert out[s * fastopt._engine.OUT_WIDTH] == total[off:off + m].sum()
+    for x, b in zip(xs, before):
+        np.testing.assert_array_equal(x, b)
+    if k == 1:
+        plan.run(fastopt._engine.RULES["stream_inplace"], [1.0], 1 | (1 << 4), 2)
+        np.testing.assert_array_equal(xs[0], before[0])
+
+
+def test_probe_read_and_scale_patterns():
+    pr = bandwidth.Probe("float64", 1 << 12)
+    r = pr.inplace(2, 0, 1, reps=2)
+    assert r.label == "read r2" and r.bytes == 2 * 8 * (1 << 12) and r.gbps > 0
+    assert pr.inplace(1, 1, 2, reps=2).label == "inplace r1w1"
+    assert all(np.all(a == 1) for a in pr.arrays)
+    for bad in ((7, 0), (2, 2), (0, 0), (1, 2)):
+        with pytest.raises(ValueError, match="in-place pattern"):
+            pr.inplace_fn(*bad, 1)
+
+
+def test_rule_passes_and_ceiling():
+    """A rule with passes is quoted against the sum of its passes' probes:
+    ceiling = elements / sum(m (k + j) / bw(k, j)); without, its (k, j)
+    probe's rate itself."""
+    lars, adam, sam, lbfgs = (rules.get(n) for n in ("lars", "adam", "sam", "lbfgs"))
+    assert adam.probe_passes() == (((4, 3), 1.0),) and adam.pattern_label() == "r4w3"
+    assert adam.ceiling_gbps(lambda k, j: 50.0) == pytest.approx(50.0)
+    assert lars.pattern_label() == "r2 + r3w2" and lars.ceiling_elements() == lars.elements() == 7
+    rates = {(2, 0): 30.0, (3, 2): 60.0}
+    assert lars.ceiling_gbps(lambda k, j: rates[(k, j)]) == pytest.approx(7 / (2 / 30 + 5 / 60))
+    # passes whose stores hit unread arrays are given the probe of their bus traffic
+    assert sum(m * (k + j) for (k, j), m in sam.probe_passes()) == 16 and sam.elements() == 14
+    m = lbfgs.kwargs["history_size"]
+    assert sum(c * (k + j) for (k, j), c in lbfgs.probe_passes()) == 21 + 10 * m
+    assert lbfgs.elements() == 18 + 10 * m
+    for r in rules.RULES.values():   # every rule's probes exist and carry at least its own traffic
+        assert sum(c * (k + j) for (k, j), c in r.probe_passes()) >= (r.ceiling_elements() if r.passes else 0)
+    with pytest.raises(ValueError, match="pass"):
+        rules.register(rules.BenchRule("bad-pass", fastopt.SGD, passes=(((2, 2), 1),)))
+    with pytest.raises(ValueError, match="pass"):
+        rules.register(rules.BenchRule("bad-pass", fastopt.SGD, passes=(((2, 0), 0),)))
+    assert "bad-pass" not in rules.RULES
+
+
+def test_paired_case_with_passes_weights_each_probe(capsys):
+    """A paired case of a rule with passes times one probe per pass in each
+    turn and keeps their weighted sum; the report names the probes."""
+    pol = runner.Policy(warmup=1, min_reps=3, max_reps=3, budget_s=0.0, paired_min_bytes=0, bw_reps=2)
+    run = runner.Runner(pol, torch_variants=(), numpy=False, bw_elements=1 << 14)
+    case = run.run_case(rules.get("lars"), "float32", workloads.get("2^14"), 1)
+    assert case.bandwidth_source == "paired" and len(case.probe_times) == 3
+    assert case.probe_bytes == 7 * 4 * (1 << 14) and case.label == "r2 + r3w2"
+    assert case.pct_bw("fastopt") > 0
+    d = case.to_dict()
+    assert d["passes"] == [[2, 0, 1.0], [3, 2, 1.0]] and d["pattern_label"] == "r2 + r3w2"
+    assert d["ceiling_elements"] == 7
+    text = report.format_cases([case])
+    assert "r2 + r3w2 bandwidth" in text
+    t = report.evaluate_targets([case], [])
+    assert t == [] or all("probes r2 + r3w2" in x["target"] for x in t)
+    # table mode: the ceiling from the probes measured in the table
+    pol.paired_min_bytes = 1 << 60
+    case = run.run_case(rules.get("lars"), "float32", workloads.get("2^14"), 1)
+    want = rules.get("lars").ceiling_gbps(lambda k, j: run.bandwidth[("inplace", k, j, "float32", 1)].gbps)
+    assert case.bandwidth_source == "table" and case.bandwidth_gbps == pytest.approx(want)
+
+
+def test_probe_impl_round_times():
+    calls = []
+    p = runner.ProbeImpl([lambda: calls.append(1), lambda: calls.append(2)], [2.0, 0.5])
+    for r in range(5):
+        p.step(r)
+    assert len(calls) == 10 and len(p.weighted) == 5
+    res = runner.ImplResult("x", 1, times=[1.0, 1.0], block=2)
+    rt = p.round_times(res)
+    assert len(rt) == 2 and rt[0] == pytest.approx((p.weighted[1] + p.weighted[2]) / 2)

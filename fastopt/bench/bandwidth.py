@@ -9,6 +9,12 @@ and OpenMP team as the optimizer kernels (csrc/kernels/stream.h):
   the bandwidth of this pattern, so it is the ceiling the rules are quoted
   against. Counted as (k + j) * itemsize bytes per element, which is what
   really crosses the memory bus: every written line was read first anyway.
+* ``inplace(k, 0)``: read k arrays and reduce them (a sum per span), no
+  writes: the access pattern of a rule's norm or dot-product pass (LARS,
+  LAMB, SAM, LBFGS, Adafactor). One core reads markedly fewer bytes per
+  second this way than it moves in an in-place pattern, so rules with such a
+  pass are quoted against the sum of their passes' probes
+  (``fastopt.bench.rules.BenchRule.passes``).
 * ``triad``: STREAM's a = b + q*c, counted STREAM's way as 3 * itemsize.
   The store to ``a`` (not read by the kernel) costs a hidden write-allocate
   read, so triad's quoted GB/s understates the bus traffic by up to 4/3
@@ -67,7 +73,9 @@ class BandwidthResult:
 
     @property
     def label(self):
-        return "triad" if self.kind == "triad" else f"inplace r{self.k}w{self.j}"
+        if self.kind == "triad":
+            return "triad"
+        return f"read r{self.k}" if self.j == 0 else f"inplace r{self.k}w{self.j}"
 
     def to_dict(self):
         d = asdict(self)
@@ -104,18 +112,23 @@ class Probe:
 
     def inplace_fn(self, k, j, n_threads):
         """A callable running the (k, j) in-place kernel once, and its byte count."""
-        if not 1 <= j < k <= _MAX_ARRAYS:
-            raise ValueError(f"in-place pattern needs 1 <= j < k <= {_MAX_ARRAYS}, got ({k}, {j})")
+        if not (1 <= j < k <= _MAX_ARRAYS or (j == 0 and 1 <= k <= _MAX_ARRAYS) or k == j == 1):
+            raise ValueError(f"in-place pattern needs 1 <= j < k <= {_MAX_ARRAYS}, k = j = 1, or j = 0 (a read-only "
+                             f"pass), got ({k}, {j})")
         plan = self._plan(("inplace", k), k)
         rule = _engine.RULES["stream_inplace"]
         scalars = [1.0 / k]
         flags = k | (j << 4)
-        if k * self.n * self.dtype.itemsize >= _engine.PREFETCH_MIN and _engine.fused_tools():
+        out = None
+        if j == 0:
+            # The read-only pass reduces: one sum per span, like the rules' norm passes.
+            out = np.empty(plan.n_spans * _engine.OUT_WIDTH)
+        elif k * self.n * self.dtype.itemsize >= _engine.PREFETCH_MIN and _engine.fused_tools():
             # As the optimizer loops do at this size (kernels/fused.h, FO_TM_P).
             flags |= _INPLACE_PREFETCH
 
         def run():
-            plan.run(rule, scalars, flags, n_threads)
+            plan.run(rule, scalars, flags, n_threads, out=out)
 
         return run, (k + j) * self.n * self.dtype.itemsize
 

@@ -225,7 +225,7 @@ def main(argv=None):
     cases, comps, overhead, subnormals, tool_rows = [], [], [], [], []
     interrupted = False
     try:
-        patterns = sorted({r.pattern() for r in rules}, key=lambda p: (-p[0], -p[1]))
+        patterns = sorted({kj for r in rules for kj, _ in r.probe_passes()}, key=lambda p: (-p[0], -p[1]))
         bw = runner.measure_bandwidth(patterns, list(range(1, max(threads) + 1)), dtypes)
         print("\n" + report.format_bandwidth(bw), file=out)
         out.flush()

@@ -70,6 +70,17 @@ class BenchRule:
             rule on, or None; bigger cases are skipped with a message (LBFGS's
             history of float64 2^26 next to its torch peer's ran out of this
             machine's 24 GB and the kernel killed the whole run).
+        passes: the rule's passes over memory as ``((k, j), m)`` pairs (or
+            ``f(kwargs)`` returning them): m passes per step with the access
+            pattern of the (k, j) probe, j = 0 for a read-only (reduction)
+            pass. When given, the rule is quoted against the sum of its
+            passes' probes: its ceiling is ``elements()`` bytes over the time
+            those probes take (:meth:`ceiling_gbps`), since one core reads
+            fewer bytes per second in a reduction than it moves in an
+            in-place pass. A pass that stores into an array it does not read
+            is given the probe of its bus traffic (the store's read for
+            ownership is a read), so sum(m * (k + j)) may exceed elements().
+            None: one pass of :meth:`pattern`.
     """
     name: str
     cls: type
@@ -87,6 +98,7 @@ class BenchRule:
     wrap: object = None
     prime: int = 0
     max_bytes: int = None
+    passes: object = None
 
     # -- traffic -------------------------------------------------------------
     def pattern(self):
@@ -94,6 +106,36 @@ class BenchRule:
         k = self.reads(self.kwargs) if callable(self.reads) else self.reads
         j = self.writes(self.kwargs) if callable(self.writes) else self.writes
         return int(k), int(j)
+
+    def probe_passes(self):
+        """The probes the rule is quoted against: ``(((k, j), m), ...)``."""
+        if self.passes is None:
+            return ((self.pattern(), 1.0),)
+        ps = self.passes(self.kwargs) if callable(self.passes) else self.passes
+        return tuple(((int(k), int(j)), float(m)) for (k, j), m in ps)
+
+    def ceiling_elements(self):
+        """Elements per parameter the ceiling rate counts: the rule's own
+        count when it has passes, else its probe's k + j (a single-probe rule
+        is compared rate against rate)."""
+        if self.passes is None:
+            k, j = self.pattern()
+            return k + j
+        return self.elements()
+
+    def pattern_label(self):
+        """'r4w3', or the passes: 'r2 + r3w2', '3 r1 + r2w1' (j = 0: read only)."""
+        def one(k, j):
+            return f"r{k}" if j == 0 else f"r{k}w{j}"
+        if self.passes is None:
+            return one(*self.pattern())
+        return " + ".join((f"{m:g} " if m != 1 else "") + one(k, j) for (k, j), m in self.probe_passes())
+
+    def ceiling_gbps(self, bw):
+        """The rule's bandwidth ceiling in its own byte count, from ``bw(k, j)``
+        (GB/s of each probe): ceiling_elements / sum(m * (k + j) / bw(k, j))."""
+        t = sum(m * (k + j) / bw(k, j) for (k, j), m in self.probe_passes())
+        return self.ceiling_elements() / t
 
     def elements(self):
         """Array elements moved per touched parameter per step (reads + writes)."""
@@ -297,6 +339,10 @@ def register(rule):
     k, j = rule.pattern()
     if not 1 <= j < k <= 6:
         raise ValueError(f"{rule.name}: access pattern ({k}, {j}) has no stream_inplace kernel (1 <= j < k <= 6)")
+    for (k, j), m in rule.probe_passes():
+        if not (1 <= j < k <= 6 or (j == 0 and 1 <= k <= 6) or k == j == 1) or not m > 0:
+            raise ValueError(f"{rule.name}: pass ({k}, {j}) x {m} has no stream_inplace kernel "
+                             "(1 <= j < k <= 6, k = j = 1, or j = 0 with k <= 6; m > 0)")
     RULES[rule.name] = rule
     return rule
 
@@ -355,16 +401,18 @@ register(BenchRule("lion", fastopt.Lion, dict(lr=1e-4), reads=3, writes=2, refer
                    description="Lion: read p, g, m; write p, m"))
 register(BenchRule("noisy-sgd", fastopt.NoisySGD, dict(lr=1e-2), reads=2, writes=1, reference=reference.NoisySGD,
                    description="SGD + annealed Gaussian noise from a counter-based generator"))
-# Two-pass rules: quoted against the in-place kernel with the same total
-# element count (an approximation of their two access patterns).
+# Two-pass rules: quoted against their passes' probes (``passes``).
 register(BenchRule("lamb", fastopt.LAMB, dict(lr=1e-3), reads=6, writes=4, reference=reference.LAMB,
+                   passes=(((4, 2), 1), ((3, 1), 1)),
                    description="LAMB, 2 passes: (p, g, m, v -> m, v) + (p, m, v -> p) = 10 elements"))
 register(BenchRule("lars", fastopt.LARS, dict(lr=1e-2), reads=4, writes=3, reference=reference.LARS,
-                   description="LARS, 2 passes: (p, g) + (p, g, b -> p, b) = 7 elements"))
+                   passes=(((2, 0), 1), ((3, 2), 1)),
+                   description="LARS, 2 passes: norms of (p, g) + (p, g, b -> p, b) = 7 elements"))
 
 
 # ---- rules that are not a single elementwise pass ----------------------------
-# Their byte counts are those of their own passes (docs/optimizers.md); the (k, j)
+# Their byte counts are those of their own passes (docs/optimizers.md); with
+# ``passes`` they are quoted against the probes of those passes, else the (k, j)
 # pattern only picks the in-place probe their rate is compared with.
 def _lbfgs_elements(kw):
     # steady state, fixed step, full history of m pairs: GATHER 2 + HIST 7 + NEG 2
@@ -372,10 +420,20 @@ def _lbfgs_elements(kw):
     return 18 + 10 * int(kw["history_size"])
 
 
+def _lbfgs_passes(kw):
+    # The same passes as probes of their bus traffic (kernels/lbfgs.h): GATHER
+    # f = g stores into f unread (r2w1), HIST reads c, e, h and stores a, b
+    # unread and e (r5w3), NEG a = -b (r2w1), 2m + 1 DOTs (g.d included) read
+    # two vectors (r2), 2m AXPYs (r2w1), SCALE in place (r1w1), STEP (r2w1).
+    m = int(kw["history_size"])
+    return (((2, 1), 2 * m + 3), ((5, 3), 1), ((2, 0), 2 * m + 1), ((1, 1), 1))
+
+
 register(BenchRule("lbfgs", fastopt.LBFGS, dict(lr=0.1, max_iter=1, history_size=4), reads=2, writes=1,
-                   moved=_lbfgs_elements, drive="closure", prime=5, torch="LBFGS", max_bytes=1 << 28,
+                   moved=_lbfgs_elements, passes=_lbfgs_passes, drive="closure", prime=5, torch="LBFGS",
+                   max_bytes=1 << 28,
                    description="LBFGS, max_iter=1, fixed step, history 4 (full): 58 flat-vector elements "
-                               "(one closure call; two-loop recursion of DOT/AXPY passes); probe r2w1"))
+                               "(one closure call; two-loop recursion of DOT/AXPY passes)"))
 register(BenchRule("muon", fastopt.Muon, dict(lr=2e-2), reads=4, writes=3, moved=7, layout=_wide(64),
                    reference=reference.Muon, torch="Muon",
                    description="Muon on 64 x N matrices: GB/s counts the 7 elementwise elements only "
@@ -390,13 +448,16 @@ register(BenchRule("diag-lm", fastopt.DiagonalLM, dict(lr=1e-3), reads=3, writes
                    description="DiagonalLM, step(grads, hessian_diag): read p, g, h; write p"))
 register(BenchRule("adafactor", fastopt.Adafactor, dict(lr=1e-2), reads=2, writes=1, moved=6,
                    layout=_matrix(4096), reference=reference.Adafactor, torch="Adafactor",
+                   passes=(((1, 0), 3), ((2, 1), 1)),
                    description="Adafactor on N x 4096 matrices (factored): read p; read g (tiled row/column "
                                "sums of g^2); read g; read p, g, write p = 6 elements (row/col statistics are "
-                               "O(N + 4096)); probe r2w1"))
+                               "O(N + 4096))"))
 register(BenchRule("sam", fastopt.Adam, dict(lr=1e-3), reads=4, writes=3, moved=14, drive="closure",
                    wrap=lambda base: fastopt.SAM(base, rho=0.05),
+                   # perturb stores the old weights unread (r3w2 on the bus), restore stores p unread (r2w1)
+                   passes=(((4, 3), 1), ((1, 0), 1), ((3, 2), 1), ((2, 1), 1)),
                    description="SAM around Adam, closure called twice: Adam's 7 elements + norm 1 + "
-                               "perturb 4 + restore 2 = 14; probe r4w3"))
+                               "perturb 4 + restore 2 = 14"))
 register(BenchRule("lookahead", fastopt.Adam, dict(lr=1e-3), reads=4, writes=3, moved=7 + 4 / 5,
                    wrap=lambda base: fastopt.Lookahead(base, k=5, alpha=0.5),
                    description="Lookahead(k=5) around Adam: Adam's 7 elements + 4 per sync / 5 steps; probe r4w3"))

@@ -20,6 +20,10 @@ How a case is timed (the benchmark rules of /work/shared/STYLE.md):
   the round robin, right before and right after fastopt in every round; "% of
   bandwidth" is then the median over rounds of (step rate / mean rate of the
   two probe runs around it), so slow drifts of the machine's load cancel.
+  A rule with several kinds of pass (``BenchRule.passes``: LARS's norms, then
+  its update) gets one probe per kind in each of those turns, each timed, and
+  the round's probe time is their sum weighted by how many such passes a
+  step makes.
   Smaller workloads are quoted against the bandwidth table measured at the
   start (in-cache steps can exceed 100%).
 * The NumPy reference is single-threaded and slow: it is timed on its own
@@ -113,12 +117,34 @@ class CaseResult:
     threads: int
     pattern: tuple
     bytes_per_step: int
+    passes: list = field(default_factory=list)   # [[k, j, m], ...]: the probes the rule is quoted against
+    pattern_label: str = ""
+    ceiling_elements: float = 0.0   # elements per param the ceiling counts (BenchRule.ceiling_elements)
     bandwidth_gbps: float = float("nan")
     bandwidth_source: str = "table"   # "paired" (measured in the round robin) or "table"
     impls: dict = field(default_factory=dict)
     round_robin: tuple = ()    # implementations timed in the same rounds as fastopt
     probe_times: list = field(default_factory=list)   # paired: the bandwidth kernel's time in each round
     probe_bytes: int = 0
+
+    @property
+    def label(self):
+        """The probe pattern(s) the case is quoted against, e.g. 'r4w3' or 'r2 + r3w2'."""
+        if self.pattern_label:
+            return self.pattern_label
+        k, j = self.pattern
+        return f"r{k}w{j}"
+
+    def ceiling_from(self, bw):
+        """The ceiling (GB/s) from ``bw(k, j)``, the probes' rates, or NaN if a
+        probe is missing (BenchRule.ceiling_gbps's formula)."""
+        if not self.passes:
+            return float("nan")
+        try:
+            t = sum(m * (k + j) / bw(k, j) for k, j, m in self.passes)
+        except (KeyError, TypeError, ZeroDivisionError):
+            return float("nan")
+        return self.ceiling_elements / t
 
     def pct_bw(self, impl):
         """% of the in-place bandwidth of the rule's pattern. When paired, the
@@ -162,6 +188,7 @@ class CaseResult:
                                skipped=r.skipped, times=r.times)
         return dict(rule=self.rule, dtype=self.dtype, workload=self.workload, n_tensors=self.n_tensors,
                     n_params=self.n_params, threads=self.threads, pattern=list(self.pattern),
+                    passes=self.passes, pattern_label=self.label, ceiling_elements=self.ceiling_elements,
                     bytes_per_step=self.bytes_per_step, bytes_per_element=self.bytes_per_step / max(1, self.n_params),
                     bandwidth_gbps=self.bandwidth_gbps, bandwidth_source=self.bandwidth_source,
                     probe_times=self.probe_times, probe_bytes=self.probe_bytes, impls=impls)
@@ -254,13 +281,32 @@ class TorchImpl(_Impl):
 
 
 class ProbeImpl(_Impl):
+    """The bandwidth kernel(s) as a round-robin turn. With several passes
+    (fns with weights), each is timed on its own and ``weighted`` keeps, per
+    call, sum(weight * time): the time the rule's passes would take at the
+    probes' rates (the turn's own clock also counts the calls between)."""
     name = "bandwidth"
 
-    def __init__(self, fn):
-        self.fn = fn
+    def __init__(self, fn, weights=None):
+        self.fns = fn if isinstance(fn, (list, tuple)) else [fn]
+        self.weights = list(weights) if weights is not None else [1.0] * len(self.fns)
+        self.weighted = []
 
     def step(self, r):
-        self.fn()
+        perf = time.perf_counter
+        total = 0.0
+        for fn, w in zip(self.fns, self.weights):
+            t0 = perf()
+            fn()
+            total += w * (perf() - t0)
+        self.weighted.append(total)
+
+    def round_times(self, res):
+        """Per-round weighted times matching ``res`` (an ImplResult of this
+        turn): the last calls, averaged over the turn's block."""
+        n, b = len(res.times), max(1, res.block)
+        w = self.weighted[len(self.weighted) - n * b:]
+        return [sum(w[i * b:(i + 1) * b]) / b for i in range(n)]
 
 
 # ---------------------------------------------------------------- data
@@ -499,8 +545,11 @@ class Runner:
         dtype = np.dtype(dtype).name
         params, gsets, tgsets = self.data(workload, dtype)
         k, j = rule.pattern()
+        passes = rule.probe_passes()
         case = CaseResult(rule.name, dtype, workload.name, workload.n_tensors, workload.n_params, threads,
-                          (k, j), rule.bytes_per_step(dtype, workload.n_params))
+                          (k, j), rule.bytes_per_step(dtype, workload.n_params),
+                          passes=[[pk, pj, m] for (pk, pj), m in passes], pattern_label=rule.pattern_label(),
+                          ceiling_elements=rule.ceiling_elements())
         items = [FastoptImpl(rule, params, gsets, threads)]
         for v in self.torch_variants:
             if rule.torch is not None:
@@ -512,8 +561,13 @@ class Runner:
         if paired:
             # The probe runs right before and right after fastopt in every
             # round; its time for the round is the mean of the two.
-            fn, nbytes = bw_mod.probe(dtype, self.bw_elements).inplace_fn(k, j, threads)
-            before, after = ProbeImpl(fn), ProbeImpl(fn)
+            # One probe per kind of pass; the probes' rate is the rule's
+            # ceiling_elements over their weighted time (BenchRule.ceiling_gbps).
+            probe = bw_mod.probe(dtype, self.bw_elements)
+            fns = [probe.inplace_fn(pk, pj, threads)[0] for (pk, pj), _ in passes]
+            weights = [m for _, m in passes]
+            nbytes = rule.ceiling_elements() * np.dtype(dtype).itemsize * probe.n
+            before, after = ProbeImpl(fns, weights), ProbeImpl(fns, weights)
             before.name, after.name = "bandwidth|before", "bandwidth|after"
             items[0:0] = [before]
             items[2:2] = [after]
@@ -524,12 +578,12 @@ class Runner:
                            max_reps=max(min_reps, self.policy.max_reps))
         if paired:
             b, a = res.pop("bandwidth|before"), res.pop("bandwidth|after")
-            case.probe_times = [(x + y) / 2 for x, y in zip(b.times, a.times)]
+            case.probe_times = [(x + y) / 2 for x, y in zip(before.round_times(b), after.round_times(a))]
             case.probe_bytes = nbytes
             case.bandwidth_gbps = nbytes / statistics.median(case.probe_times) / 1e9
             case.bandwidth_source = "paired"
         else:
-            case.bandwidth_gbps = self.table_bandwidth(k, j, dtype, threads)
+            case.bandwidth_gbps = rule.ceiling_gbps(lambda pk, pj: self.table_bandwidth(pk, pj, dtype, threads))
         case.impls.update(res)
         case.round_robin = tuple(res)
         for it in items:
@@ -539,7 +593,7 @@ class Runner:
             case.impls["numpy"] = self._numpy_result(rule, dtype, workload, params, gsets)
         gc.collect()
         msg = (f"{rule.name} {dtype} {workload.name} t={threads}: fastopt {case.impls['fastopt'].median_s * 1e3:.3f} ms, "
-               f"{case.gbps('fastopt'):.1f} GB/s, {case.pct_bw('fastopt'):.0f}% of r{k}w{j}")
+               f"{case.gbps('fastopt'):.1f} GB/s, {case.pct_bw('fastopt'):.0f}% of {case.label}")
         self.log(msg)
         return case
 
