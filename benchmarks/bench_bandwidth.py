@@ -18,7 +18,7 @@ def pytest_generate_tests(metafunc):
         cases = [("triad", 3, 1, d, t) for d in dtypes for t in threads]
         cases += [("inplace", k, j, d, t) for (k, j) in patterns for d in dtypes for t in threads]
         metafunc.parametrize("probe_case", cases, ids=[
-            f"{'triad' if c[0] == 'triad' else f'r{c[1]}w{c[2]}'}-{c[3]}-t{c[4]}" for c in cases])
+            f"{'triad' if c[0] == 'triad' else (f'r{c[1]}w{c[2]}' if c[2] else f'read{c[1]}')}-{c[3]}-t{c[4]}" for c in cases])
 
 
 def test_bandwidth(benchmark, probe_case):

@@ -5,7 +5,8 @@
 Prints, from the JSON alone (nothing is re-measured): the command, the
 machine's bandwidth table, one table per workload (every rule x dtype x
 thread count: fastopt's median step, GB/s of the rule's own byte count, % of
-the in-place bandwidth of its pattern (bold below 90% on the workloads the
+the bandwidth of its probes: its in-place pattern, or the sum of its passes'
+probes (bold below 90% on the workloads the
 targets hold to it: 2^24 elements or more, ResNet-50), and each peer's step time as a
 multiple of fastopt's, "x" = peer / fastopt, median of per-round ratios as the
 bench reports it), the many-small-tensors comparisons, the fixed cost and
@@ -64,23 +65,36 @@ def workload_table(cases):
     return "\n".join(out)
 
 
+def probes_label(case):
+    """The probe(s) a case is quoted against ('r4w3', 'r2 + r3w2'); older JSON has the pattern only."""
+    if case.get("pattern_label"):
+        return case["pattern_label"]
+    k, j = case["pattern"]
+    return f"r{k}w{j}"
+
+
 def compact_table(cases):
-    """One row per rule: GB/s (% bw) for each dtype x thread count."""
+    """One row per rule: its probes, then GB/s (% bw) for each dtype x thread count."""
     cols = sorted({(c["dtype"], c["threads"]) for c in cases})
     rows = defaultdict(dict)
-    bpe = {}
+    bpe, probes = {}, {}
     for c in cases:
         f = c["impls"].get("fastopt") or {}
         rows[c["rule"]][(c["dtype"], c["threads"])] = (f.get("gbps"), f.get("pct_bandwidth"))
         bpe.setdefault(c["rule"], c["bytes_per_element"] if c["dtype"] == "float32" else c["bytes_per_element"] / 2)
-    out = ["| rule | B/param f32 | " + " | ".join(f"{d[5:]}-bit {t} thr GB/s (% bw)" for d, t in cols) + " |",
-           "|---|---|" + "---|" * len(cols)]
+        probes.setdefault(c["rule"], probes_label(c))
+    out = ["| rule | B/param f32 | probes | " + " | ".join(f"{d[5:]}-bit {t} thr GB/s (% bw)" for d, t in cols)
+           + " |", "|---|---|---|" + "---|" * len(cols)]
     for rule, vals in rows.items():
         cells = []
         for col in cols:
             g, p = vals.get(col, (None, None))
-            cells.append("-" if g is None else f"{g:.1f} ({'**' if p < 90 else ''}{p:.0f}%{'**' if p < 90 else ''})")
-        out.append(f"| {rule} | {bpe[rule]:.3g} | " + " | ".join(cells) + " |")
+            if g is None or p is None:
+                cells.append("-")
+            else:
+                b = "**" if p < 90 else ""
+                cells.append(f"{g:.1f} ({b}{p:.0f}%{b})")
+        out.append(f"| {rule} | {bpe[rule]:.3g} | {probes[rule]} | " + " | ".join(cells) + " |")
     return "\n".join(out)
 
 

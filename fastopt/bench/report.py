@@ -168,7 +168,12 @@ def evaluate_targets(cases, comparisons, overhead=(), subnormals=()):
     this run: one entry per case a target applies to, with the measured value
     and whether it meets the threshold. T5 (instructions per element) and T7
     (thread scaling) are reported by benchmarks/instructions.py and the cases
-    themselves, not judged here."""
+    themselves, not judged here.
+
+    Checks beyond the issue's scope get a starred id ("T2*", "T3*"): the 1.1x
+    against torch fused for rules other than float32 Adam and SGD-momentum,
+    and the 1.5x many-vs-one ratio for rules other than float32 Adam. They are
+    printed and counted apart (format_targets)."""
     out = []
 
     def add(tid, target, value, unit, ok):
@@ -195,7 +200,8 @@ def evaluate_targets(cases, comparisons, overhead=(), subnormals=()):
             add("T2", f"{label}: >= {NET_MIN_PCT:.0f}% of {_probe_name(c)} bandwidth", pct, "%", pct >= NET_MIN_PCT)
         if _has(c, "torch-fused"):
             s = c.speedup("torch-fused")
-            add("T2", f"{label}: >= {NET_VS_FUSED}x faster than torch fused=True", s, "x faster", s >= NET_VS_FUSED)
+            tid = "T2" if c.rule in ("adam", "sgd-momentum") and c.dtype == "float32" else "T2*"
+            add(tid, f"{label}: >= {NET_VS_FUSED}x faster than torch fused=True", s, "x faster", s >= NET_VS_FUSED)
         else:
             peers = [p for p in ("torch-foreach", "torch-forloop") if _has(c, p)]
             if peers:
@@ -205,7 +211,8 @@ def evaluate_targets(cases, comparisons, overhead=(), subnormals=()):
     for c in comparisons:
         if c.many == "1000x512" and c.one == "1x512000" and "fastopt" in c.impls:
             r = c.ratio("fastopt")
-            add("T3", f"{c.rule} {c.dtype} 1000x512 step <= {MANY_MAX_RATIO}x 1x512000, {c.threads} thread(s)", r,
+            tid = "T3" if c.rule == "adam" and c.dtype == "float32" else "T3*"
+            add(tid, f"{c.rule} {c.dtype} 1000x512 step <= {MANY_MAX_RATIO}x 1x512000, {c.threads} thread(s)", r,
                 "x", r <= MANY_MAX_RATIO)
             if c.rule == "adam" and "torch-fused" in c.impls and c.impls["torch-fused"][0].times:
                 s = c.impls["torch-fused"][0].median_s / c.impls["fastopt"][0].median_s
@@ -225,9 +232,13 @@ def evaluate_targets(cases, comparisons, overhead=(), subnormals=()):
 def format_targets(targets):
     if not targets:
         return ""
-    met = sum(t["ok"] for t in targets)
-    lines = [f"# targets (docs/performance.md): {met} of {len(targets)} met"]
-    for t in targets:
+    core = [t for t in targets if not t.get("id", "").endswith("*")]
+    extra = [t for t in targets if t.get("id", "").endswith("*")]
+    lines = [f"# targets (docs/performance.md): {sum(t['ok'] for t in core)} of {len(core)} met"]
+    if extra:
+        lines[0] += (f"; checks beyond the issue's scope (*: the same thresholds on other rules and dtypes): "
+                     f"{sum(t['ok'] for t in extra)} of {len(extra)} met")
+    for t in core + extra:
         v = _fmt(t["value"], ".2f" if t["unit"] != "%" else ".1f")
         unit = t["unit"] if t["unit"] == "%" else " " + t["unit"]
         lines.append(f"  [{'ok' if t['ok'] else 'MISS'}] {t.get('id', ''):<4} {t['target']}: {v}{unit}")
