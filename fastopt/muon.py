@@ -30,7 +30,41 @@ def _round_bf16(x):
     return x
 
 
-def newton_schulz(update, coefficients, steps, eps, ns_dtype="bfloat16"):
+#: Iterates of at least this many elements take the engine for their
+#: elementwise steps (kernels/muon.h, flag bit 4); smaller ones NumPy, whose few
+#: passes cost less than a plan. Both give the same bits.
+NS_ENGINE_MIN = 1 << 15
+
+
+def _ns_elementwise(op, y, x=None, s=0.0, bf16=True, n_threads=1):
+    """One of Newton-Schulz's elementwise steps in place on the iterate y:
+    op 0 y = r(y), op 1 y = r(y / s), op 2 y = r(y + s * x), r the bfloat16
+    rounding when `bf16` (else none). The engine's fused pass when y (and x)
+    are C-contiguous and large enough, else NumPy in the same float operations."""
+    if op == 0 and not bf16:
+        return y
+
+    # The engine walks memory in order: a C-contiguous y as it is, an F-contiguous
+    # one (a tall update, transposed) as y.T; x must be laid out as y.
+    fy = fx = None
+    if y.flags.c_contiguous:
+        fy, fx = y, (x if x is not None and x.flags.c_contiguous else None)
+    elif y.flags.f_contiguous:
+        fy, fx = y.T, (x.T if x is not None and x.flags.f_contiguous else None)
+    if y.size >= NS_ENGINE_MIN and fy is not None and y.flags.writeable and y.ndim == 2 \
+            and (x is None or (fx is not None and x.shape == y.shape and x.dtype == y.dtype)):
+        plan = _engine.Plan([[fy]] if x is None else [[fy], [fx]], ["Newton-Schulz iterate"])
+        plan.run(_engine.RULES["muon"], [float(s)], 16 | (op << 5) | (128 if bf16 else 0), n_threads)
+        return y
+    T = y.dtype.type
+    if op == 1:
+        np.divide(y, T(s), out=y)
+    elif op == 2:
+        y += T(s) * x
+    return _round_bf16(y) if bf16 else y
+
+
+def newton_schulz(update, coefficients, steps, eps, ns_dtype="bfloat16", n_threads=1):
     """Newton-Schulz orthogonalisation of a 2-D array, torch.optim.Muon's op order.
 
     ``ns_dtype='bfloat16'`` reproduces torch on CPU, which runs the iteration in
@@ -38,14 +72,18 @@ def newton_schulz(update, coefficients, steps, eps, ns_dtype="bfloat16"):
     computed in float32 (BLAS matmul) and its result rounded to bfloat16, as
     torch's CPU bfloat16 matmul/addmm accumulate in float32 and round once.
     'float32'/'float64' run the same iteration in that dtype without rounding.
-    Returns a new array of the working dtype (float32 for bfloat16).
+    The elementwise steps on the iterate (the rounding of the cast, the
+    scaling by the norm, addmm's ``a * X`` and its rounding) are fused engine
+    passes on `n_threads` threads (:func:`_ns_elementwise`), the matmuls
+    NumPy's BLAS. Returns a new array of the working dtype (float32 for
+    bfloat16).
     """
     a, b, c = coefficients
     bf16 = ns_dtype == "bfloat16"
     W = np.float64 if ns_dtype == "float64" else np.float32
     rnd = _round_bf16 if bf16 else (lambda y: y)
     X = np.array(update, dtype=W)  # float64 -> float32 -> bfloat16, as torch's cast goes
-    rnd(X)
+    _ns_elementwise(0, X, bf16=bf16, n_threads=n_threads)
     tall = X.shape[0] > X.shape[1]
     if tall:
         X = X.T
@@ -54,8 +92,9 @@ def newton_schulz(update, coefficients, steps, eps, ns_dtype="bfloat16"):
     floor = rnd(np.array([eps], dtype=W))[0]
     if nrm < floor:
         nrm = floor
-    X = rnd(X / nrm)
+    X = _ns_elementwise(1, np.array(X, order="K"), s=float(nrm), bf16=bf16, n_threads=n_threads)
     a, b, c = W(a), W(b), W(c)
+    spare = None   # the previous iterate's buffer: the next M @ X is written into it (no new pages)
     for _ in range(steps):
         G = rnd(X @ X.T)                  # gram = X X^T
         M = G @ G                         # addmm(G, G, G, beta=b, alpha=c)
@@ -63,9 +102,9 @@ def newton_schulz(update, coefficients, steps, eps, ns_dtype="bfloat16"):
         G *= b
         M += G
         rnd(M)
-        Y = M @ X                         # addmm(X, M, X, beta=a)
-        Y += a * X
-        X = rnd(Y)
+        Y = M @ X if spare is None else np.matmul(M, X, out=spare)   # addmm(X, M, X, beta=a)
+        spare = X if X.flags.c_contiguous and X.shape == Y.shape else None
+        X = _ns_elementwise(2, Y, X, s=float(a), bf16=bf16, n_threads=n_threads)
     return X.T if tall else X
 
 
@@ -141,7 +180,10 @@ def _two_passes(rule_id, plan, params, bufs, group, n_threads, ftz):
     lr, fn = float(group["lr"]), group["adjust_lr_fn"]
     for t, p in enumerate(params):
         src = upd[t] if nesterov else bufs[t]
-        np.copyto(upd[t], newton_schulz(src, coef, steps, eps, ns_dtype))
+        # The solve's elementwise passes run on the calling thread: between two
+        # GEMMs, an OpenMP team fights the BLAS threads still spinning from the
+        # last one (2 threads on 2 cores made a ResNet-50 step 2.2x slower).
+        np.copyto(upd[t], newton_schulz(src, coef, steps, eps, ns_dtype, 1))
         neg_lr[t, 0] = -adjusted_lr(lr, fn, p.shape)
     # Pass 2 reads only slots 0 and 2; the grads slot was released by the first
     # run and is re-pointed at the update arrays only to satisfy the binding.

@@ -26,6 +26,16 @@
  * Flags:   bit0 pass 2; pass 1: bit1 nesterov, bit2 |w1| < 0.5 (small-weight
  *          form of the buffer lerp), bit3 |momentum| < 0.5 (small-weight form
  *          of the Nesterov lerp)
+ * Newton-Schulz's elementwise steps on the iterate X (flag bit4; op in bits
+ * 5-6; fastopt/muon.py newton_schulz, the matmuls stay NumPy's):
+ *   op 0: x = r(x)                      slot 0 x (rw)   (the cast of U)
+ *   op 1: x = r(x / s[0])               slot 0 x (rw)   (X / max(||X||, eps))
+ *   op 2: y = r(y + s[0] * x)           slot 0 y (rw), slot 1 x (r)
+ *                                       (addmm(X, M, X, beta=a): y = M @ X from BLAS)
+ *   r rounds to bfloat16 with flag bit7 (nearest, ties to even, on the bits;
+ *   NaN becomes the positive quiet NaN, as torch's conversion and
+ *   muon._round_bf16 do), else it is the identity (ns_dtype float32/float64).
+ *   Each was several NumPy passes and temporaries over the 64 x N iterate.
  * Bytes per element moved: pass 1 reads g, B and writes B (+ U with nesterov):
  *   3·sizeof(T) or 4·sizeof(T); pass 2 reads p, O and writes p: 3·sizeof(T).
  *   Total 7·sizeof(T) with nesterov (28 bytes in float32), 6·sizeof(T) without,
@@ -54,10 +64,47 @@ FO_INLINE void FO_FN(muon_apply)(T *FO_RESTRICT p, const T *FO_RESTRICT o, const
     }
 }
 
+/* Round to bfloat16 (a float32 value with the low 16 bits clear); identity for double. */
+FO_INLINE T FO_FN(muon_bf16)(const T x)
+{
+    if (sizeof(T) != sizeof(float)) return x;
+    const float f = (float)x;
+    uint32_t u;
+    __builtin_memcpy(&u, &f, sizeof u);
+    const uint32_t r = (u + 0x7FFFu + ((u >> 16) & 1u)) & 0xFFFF0000u;
+    const uint32_t v = (f != f) ? 0x7FC00000u : r;
+    float o;
+    __builtin_memcpy(&o, &v, sizeof o);
+    return (T)o;
+}
+
+FO_INLINE void FO_FN(muon_ns)(char *const *ptr, const int64_t n, const T s, const int op, const int bf)
+{
+    T *FO_RESTRICT y = (T *)ptr[0];
+    const T *FO_RESTRICT x = (const T *)ptr[1];
+    for (int64_t i = 0; i < n; i++) {
+        const T t = op == 0 ? y[i] : op == 1 ? y[i] / s : y[i] + s * x[i];
+        y[i] = bf ? FO_FN(muon_bf16)(t) : t;
+    }
+}
+
 void FO_FN(fo_k_muon)(const fo_hyper *h, char *const *ptr, const fo_span *sp, double *out)
 {
     (void)out;
     const int64_t n = sp->n;
+    if (h->flags & 16) {
+        const T s = (T)h->s[0];
+        switch (h->flags & (96 | 128)) {
+        case 0: FO_FN(muon_ns)(ptr, n, s, 0, 0); break;
+        case 32: FO_FN(muon_ns)(ptr, n, s, 1, 0); break;
+        case 64: FO_FN(muon_ns)(ptr, n, s, 2, 0); break;
+        case 128: FO_FN(muon_ns)(ptr, n, s, 0, 1); break;
+        case 160: FO_FN(muon_ns)(ptr, n, s, 1, 1); break;
+        case 192: FO_FN(muon_ns)(ptr, n, s, 2, 1); break;
+        default: break;
+        }
+        return;
+    }
     if (h->flags & 1) {
         const T neg_lr = (T)h->per_tensor[sp->tensor * h->per_tensor_width];
         FO_FN(muon_apply)((T *)ptr[0], (const T *)ptr[2], n, (T)h->s[2], neg_lr);
