@@ -491,6 +491,28 @@ FO_INLINE void FO_FN(adafactor_fac_apply)(const fo_hyper *h, char *const *ptr, c
 #define FO_AF_CB_MIN 2048  /* pieces at least this wide take the column blocks */
 #define FO_AF_CB_AHEAD 2   /* blocks of a row prefetched ahead */
 
+/* One row's columns [c0, w) of a piece: x = (double)g^2 added to the row's 8
+ * lanes l (column c to lane c % 8, for c < nb, a multiple of 8) and to the
+ * column sums acc; returns the lanes combined plus the columns from nb one by
+ * one (the row sum's order in adafactor_block_sums). */
+FO_INLINE double FO_FN(adafactor_row_sums)(const T *FO_RESTRICT gr, const int64_t c0, const int64_t nb,
+                                           const int64_t w, double *FO_RESTRICT l, double *FO_RESTRICT acc)
+{
+    for (int64_t c = c0; c < nb; c += 8)
+        for (int j = 0; j < 8; j++) {
+            const double d = (double)gr[c + j], x = d * d;
+            l[j] += x;
+            acc[c + j] += x;
+        }
+    double t = FO_LANES8_SUM(l);
+    for (int64_t c = nb; c < w; c++) {
+        const double d = (double)gr[c], x = d * d;
+        t += x;
+        acc[c] += x;
+    }
+    return t;
+}
+
 /* adafactor_block_sums for pieces at least FO_AF_CB_MIN wide (their tiles have
  * Rt = 64 rows: fastopt._multipass.factored_tiles): column blocks of FO_AF_CB
  * walked down all the piece's rows, so the block's column sums stay in
@@ -528,23 +550,8 @@ FO_INLINE void FO_FN(adafactor_colblock_sums)(const T *FO_RESTRICT g, const int6
         for (int j = 0; j < FO_AF_CB; j++) acc[c0 + j] = ca[j];
     }
     for (int64_t c = nbk; c < w; c++) acc[c] = 0.0;
-    for (int64_t r = 0; r < nr; r++) { /* the columns after the last block, row by row */
-        const T *FO_RESTRICT gr = g + r * C;
-        double *FO_RESTRICT l = rl[r];
-        for (int64_t c = nbk; c < nb; c += 8)
-            for (int j = 0; j < 8; j++) {
-                const double d = (double)gr[c + j], x = d * d;
-                l[j] += x;
-                acc[c + j] += x;
-            }
-        double t = FO_LANES8_SUM(l);
-        for (int64_t c = nb; c < w; c++) {
-            const double d = (double)gr[c], x = d * d;
-            t += x;
-            acc[c] += x;
-        }
-        rs[r] = t;
-    }
+    for (int64_t r = 0; r < nr; r++) /* the columns after the last block, row by row */
+        rs[r] = FO_FN(adafactor_row_sums)(g + r * C, nbk, nb, w, rl[r], acc);
 }
 
 /* Sums of x = (double)g^2 over `nr` rows of a piece `w` columns wide (row i at
@@ -576,21 +583,8 @@ FO_INLINE void FO_FN(adafactor_block_sums)(const T *FO_RESTRICT g, const int64_t
         return;
     }
     for (; r < nr; r++) {
-        const T *FO_RESTRICT gr = g + r * C;
         double lane[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-        for (int64_t c = 0; c < nb; c += 8)
-            for (int j = 0; j < 8; j++) {
-                const double d = (double)gr[c + j], x = d * d;
-                lane[j] += x;
-                acc[c + j] += x;
-            }
-        double t = FO_LANES8_SUM(lane);
-        for (int64_t c = nb; c < w; c++) {
-            const double d = (double)gr[c], x = d * d;
-            t += x;
-            acc[c] += x;
-        }
-        rs[r] = t;
+        rs[r] = FO_FN(adafactor_row_sums)(g + r * C, 0, nb, w, lane, acc);
     }
 }
 

@@ -27,14 +27,20 @@
 #ifndef FO_INPLACE_PREFETCH
 #define FO_INPLACE_PREFETCH 0x100
 #endif
+/* x0[i] + ... + x(k-1)[i], added in slot order (the in-place and read-only loops) */
+#define FO_STREAM_SUM_(i)           \
+    ({                              \
+        T t_ = x0[i];               \
+        if (k > 1) t_ += x1[i];     \
+        if (k > 2) t_ += x2[i];     \
+        if (k > 3) t_ += x3[i];     \
+        if (k > 4) t_ += x4[i];     \
+        if (k > 5) t_ += x5[i];     \
+        t_;                         \
+    })
 #define FO_INPLACE_ELEM_(i)         \
     {                               \
-        T t = x0[i];                \
-        if (k > 1) t += x1[i];      \
-        if (k > 2) t += x2[i];      \
-        if (k > 3) t += x3[i];      \
-        if (k > 4) t += x4[i];      \
-        if (k > 5) t += x5[i];      \
+        T t = FO_STREAM_SUM_(i);    \
         t = q * t;                  \
         x0[i] = t;                  \
         if (j > 1) x1[i] = t;       \
@@ -73,22 +79,12 @@ FO_INLINE double FO_FN(read_loop)(char *const *ptr, const int64_t n, const int k
     const T *FO_RESTRICT x5 = (const T *)ptr[5];
     T acc[FO_LANES32] = {0};
     const int64_t nb = n - n % FO_LANES32;
-#define FO_READ_ELEM_(i)            \
-    ({                              \
-        T t = x0[i];                \
-        if (k > 1) t += x1[i];      \
-        if (k > 2) t += x2[i];      \
-        if (k > 3) t += x3[i];      \
-        if (k > 4) t += x4[i];      \
-        if (k > 5) t += x5[i];      \
-        t;                          \
-    })
     for (int64_t i = 0; i < nb; i += FO_LANES32)
-        for (int l = 0; l < FO_LANES32; l++) acc[l] += FO_READ_ELEM_(i + l);
+        for (int l = 0; l < FO_LANES32; l++) acc[l] += FO_STREAM_SUM_(i + l);
     double s = 0.0;
     for (int l = 0; l < FO_LANES32; l++) s += (double)acc[l];
-    for (int64_t i = nb; i < n; i++) s += (double)FO_READ_ELEM_(i);
-#undef FO_READ_ELEM_
+    for (int64_t i = nb; i < n; i++) s += (double)FO_STREAM_SUM_(i);
+#undef FO_STREAM_SUM_
     return s;
 }
 
