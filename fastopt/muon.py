@@ -96,12 +96,12 @@ def newton_schulz(update, coefficients, steps, eps, ns_dtype="bfloat16", n_threa
     a, b, c = W(a), W(b), W(c)
     spare = None   # the previous iterate's buffer: the next M @ X is written into it (no new pages)
     for _ in range(steps):
-        G = rnd(X @ X.T)                  # gram = X X^T
+        G = _ns_elementwise(0, X @ X.T, bf16=bf16)   # gram = X X^T (m x m: the engine's rounding too)
         M = G @ G                         # addmm(G, G, G, beta=b, alpha=c)
         M *= c
         G *= b
         M += G
-        rnd(M)
+        _ns_elementwise(0, M, bf16=bf16)
         Y = M @ X if spare is None else np.matmul(M, X, out=spare)   # addmm(X, M, X, beta=a)
         spare = X if X.flags.c_contiguous and X.shape == Y.shape else None
         X = _ns_elementwise(2, Y, X, s=float(a), bf16=bf16, n_threads=n_threads)

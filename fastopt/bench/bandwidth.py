@@ -38,7 +38,7 @@ import numpy as np
 
 from fastopt import _engine
 
-__all__ = ["BandwidthResult", "Probe", "measure_inplace", "measure_triad", "DEFAULT_ELEMENTS"]
+__all__ = ["BandwidthResult", "Probe", "probe_pattern_ok", "measure_inplace", "measure_triad", "DEFAULT_ELEMENTS"]
 
 DEFAULT_ELEMENTS = 1 << 24
 _MAX_ARRAYS = 6
@@ -83,6 +83,12 @@ class BandwidthResult:
         return d
 
 
+def probe_pattern_ok(k, j):
+    """Whether stream_inplace has a kernel for (k, j): 1 <= j < k <= 6, k = j = 1
+    (in place), or j = 0 (a read-only pass of 1..6 arrays)."""
+    return 1 <= j < k <= _MAX_ARRAYS or (j == 0 and 1 <= k <= _MAX_ARRAYS) or k == j == 1
+
+
 class Probe:
     """Cached arrays and plans for the bandwidth kernels of one dtype and size."""
 
@@ -112,7 +118,7 @@ class Probe:
 
     def inplace_fn(self, k, j, n_threads):
         """A callable running the (k, j) in-place kernel once, and its byte count."""
-        if not (1 <= j < k <= _MAX_ARRAYS or (j == 0 and 1 <= k <= _MAX_ARRAYS) or k == j == 1):
+        if not probe_pattern_ok(k, j):
             raise ValueError(f"in-place pattern needs 1 <= j < k <= {_MAX_ARRAYS}, k = j = 1, or j = 0 (a read-only "
                              f"pass), got ({k}, {j})")
         plan = self._plan(("inplace", k), k)

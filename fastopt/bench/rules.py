@@ -26,11 +26,20 @@ import numpy as np
 import fastopt
 from fastopt import reference
 
-__all__ = ["BenchRule", "RULES", "register", "get", "names", "DEFAULT_QUICK"]
+from . import bandwidth
+
+__all__ = ["BenchRule", "RULES", "register", "get", "names", "ceiling_gbps", "DEFAULT_QUICK"]
 
 
 def _itemsize(dtype):
     return np.dtype(dtype).itemsize
+
+
+def ceiling_gbps(elements, passes, bw):
+    """elements / sum(m * (k + j) / bw(k, j)) over ``passes`` ``((k, j), m)``:
+    the rate, in `elements` per parameter, of a step whose passes run at their
+    probes' rates ``bw(k, j)`` (GB/s)."""
+    return elements / sum(m * (k + j) / bw(k, j) for (k, j), m in passes)
 
 
 @dataclass(frozen=True)
@@ -133,9 +142,8 @@ class BenchRule:
 
     def ceiling_gbps(self, bw):
         """The rule's bandwidth ceiling in its own byte count, from ``bw(k, j)``
-        (GB/s of each probe): ceiling_elements / sum(m * (k + j) / bw(k, j))."""
-        t = sum(m * (k + j) / bw(k, j) for (k, j), m in self.probe_passes())
-        return self.ceiling_elements() / t
+        (GB/s of each probe): see :func:`ceiling_gbps`."""
+        return ceiling_gbps(self.ceiling_elements(), self.probe_passes(), bw)
 
     def elements(self):
         """Array elements moved per touched parameter per step (reads + writes)."""
@@ -340,7 +348,7 @@ def register(rule):
     if not 1 <= j < k <= 6:
         raise ValueError(f"{rule.name}: access pattern ({k}, {j}) has no stream_inplace kernel (1 <= j < k <= 6)")
     for (k, j), m in rule.probe_passes():
-        if not (1 <= j < k <= 6 or (j == 0 and 1 <= k <= 6) or k == j == 1) or not m > 0:
+        if not bandwidth.probe_pattern_ok(k, j) or not m > 0:
             raise ValueError(f"{rule.name}: pass ({k}, {j}) x {m} has no stream_inplace kernel "
                              "(1 <= j < k <= 6, k = j = 1, or j = 0 with k <= 6; m > 0)")
     RULES[rule.name] = rule

@@ -43,6 +43,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from . import bandwidth as bw_mod
+from . import rules as rules_mod
 
 __all__ = ["Policy", "ImplResult", "CaseResult", "Comparison", "Runner", "torch_available", "make_data", "make_impl",
            "IMPLS"]
@@ -141,10 +142,9 @@ class CaseResult:
         if not self.passes:
             return float("nan")
         try:
-            t = sum(m * (k + j) / bw(k, j) for k, j, m in self.passes)
+            return rules_mod.ceiling_gbps(self.ceiling_elements, [((k, j), m) for k, j, m in self.passes], bw)
         except (KeyError, TypeError, ZeroDivisionError):
             return float("nan")
-        return self.ceiling_elements / t
 
     def pct_bw(self, impl):
         """% of the in-place bandwidth of the rule's pattern. When paired, the
